@@ -1,0 +1,46 @@
+# kassa — the two commands are `make run` and `make test`; everything else is what they use.
+PYTHON ?= python3
+UV_VERSION := 0.13.8
+TOOLS := .tools
+UV := $(TOOLS)/bin/uv
+VENV := .venv
+BIN := $(VENV)/bin
+
+.PHONY: run test lint typecheck format bench clean help
+
+help:
+	@echo "make run    start kassa (API, worker, scheduler) on SQLite with the mock provider"
+	@echo "make test   lint, type-check and run every test (SQLite, and PostgreSQL when reachable)"
+	@echo "make bench  run the benchmarks in bench/ (PostgreSQL)"
+
+$(UV):
+	$(PYTHON) -m venv $(TOOLS)
+	$(TOOLS)/bin/python -m pip install --quiet uv==$(UV_VERSION)
+
+$(VENV)/.synced: pyproject.toml uv.lock | $(UV)
+	UV_PYTHON=$(PYTHON) $(UV) sync --locked --quiet
+	@touch $@
+
+run: $(VENV)/.synced
+	$(BIN)/kassa run
+
+lint: $(VENV)/.synced
+	$(BIN)/ruff check src tests bench
+	$(BIN)/ruff format --check src tests bench
+	$(BIN)/lint-imports
+
+typecheck: $(VENV)/.synced
+	$(BIN)/mypy
+
+test: lint typecheck
+	$(BIN)/python -m tests.run
+
+format: $(VENV)/.synced
+	$(BIN)/ruff check --fix src tests bench
+	$(BIN)/ruff format src tests bench
+
+bench: $(VENV)/.synced
+	$(BIN)/python bench/jobs.py
+
+clean:
+	rm -rf $(VENV) $(TOOLS) .mypy_cache .ruff_cache .pytest_cache

@@ -1,0 +1,3 @@
+"""kassa: a self-hostable payments platform."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,1 @@
+"""Accounts (merchants), users and roles, API keys, user tokens and rate limits."""

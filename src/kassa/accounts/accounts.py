@@ -1,0 +1,27 @@
+"""Creating and reading accounts."""
+
+from __future__ import annotations
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from kassa.core import audit, clock
+from kassa.core.errors import InvalidRequest, NotFound
+from kassa.core.ids import new_id
+from kassa.accounts.models import Account
+
+
+async def create_account(session: AsyncSession, *, name: str, email: str | None = None) -> Account:
+    if not name.strip():
+        raise InvalidRequest("An account needs a name.", param="name")
+    account = Account(id=new_id("acct"), name=name.strip(), email=email, created_at=clock.now())
+    session.add(account)
+    audit.record(session, action="account.create", object_type="account", object_id=account.id,
+                 account_id=account.id, after={"name": account.name, "email": email})
+    return account
+
+
+async def get_account(session: AsyncSession, account_id: str) -> Account:
+    account = await session.get(Account, account_id)
+    if account is None:
+        raise NotFound(f"No account {account_id!r}.", param="account")
+    return account

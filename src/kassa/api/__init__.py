@@ -1,0 +1,1 @@
+"""HTTP entry point: create_app(), dependencies, problem-details errors and routes."""

@@ -1,0 +1,60 @@
+"""create_app(): the FastAPI application with its state, middleware, errors and routes."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+import kassa
+from kassa import composition
+from kassa.accounts.ratelimit import MemoryRateLimiter, RateLimiter, RedisRateLimiter
+from kassa.api import errors
+from kassa.api.middleware import KassaMiddleware
+from kassa.api.routes import accounts, jobs, system
+from kassa.api.state import AppState
+from kassa.core.crypto import derive_key
+from kassa.core.db import create_engine, session_factory
+from kassa.core.settings import Settings, get_settings
+
+DESCRIPTION = """kassa: payments across providers, stablecoin checkout, affiliate payouts,
+webhooks and payment recovery. Authenticate with `Authorization: Bearer sk_test_...`.
+Errors are RFC 7807 problem details with a stable `code` and a `request_id`."""
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or get_settings()
+    composition.build(settings)
+    engine = create_engine(settings.effective_database_url,
+                           pool_size=settings.database_pool_size, echo=settings.database_echo)
+    limiter: RateLimiter = (
+        RedisRateLimiter(settings.redis_url.get_secret_value()) if settings.redis_url
+        else MemoryRateLimiter()
+    )
+    state = AppState(
+        settings=settings,
+        engine=engine,
+        sessions=session_factory(engine),
+        limiter=limiter,
+        token_key=derive_key(settings.secret_key_bytes(), "kassa.user-tokens"),
+    )
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        yield
+        if isinstance(limiter, RedisRateLimiter):
+            await limiter.close()
+        await engine.dispose()
+
+    app = FastAPI(title="kassa", version=kassa.__version__, description=DESCRIPTION,
+                  lifespan=lifespan, openapi_url="/openapi.json", docs_url="/docs",
+                  redoc_url=None)
+    app.state.kassa = state
+    errors.install(app)
+    app.add_middleware(KassaMiddleware, max_body_bytes=settings.max_body_bytes,
+                       limiter=limiter, ip_rate=settings.rate_limit_per_ip,
+                       burst=settings.rate_limit_burst)
+    for module in (system, accounts, jobs):
+        app.include_router(module.router)
+    return app

@@ -1,0 +1,113 @@
+"""Pure ASGI middleware: request ids and context, body-size limit, per-IP limit, metrics."""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import time
+from typing import Any
+
+from starlette.exceptions import HTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from kassa.accounts.ratelimit import RateLimiter
+from kassa.core import context
+from kassa.core.ids import new_id
+from kassa.core.metrics import http_latency, http_requests
+
+log = logging.getLogger("kassa.http")
+_REQUEST_ID_RE = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
+
+
+def _problem_bytes(status: int, code: str, detail: str) -> bytes:
+    return json.dumps({"type": f"urn:kassa:error:{code}", "title": code.replace("_", " "),
+                       "status": status, "detail": detail, "code": code,
+                       "request_id": context.current().request_id}).encode()
+
+
+async def _send_problem(send: Send, status: int, code: str, detail: str,
+                        extra_headers: list[tuple[bytes, bytes]] | None = None) -> None:
+    body = _problem_bytes(status, code, detail)
+    rid = (context.current().request_id or "").encode()
+    headers = [(b"content-type", b"application/problem+json"),
+               (b"content-length", str(len(body)).encode()), (b"x-request-id", rid)]
+    await send({"type": "http.response.start", "status": status,
+                "headers": headers + (extra_headers or [])})
+    await send({"type": "http.response.body", "body": body})
+
+
+class KassaMiddleware:
+    def __init__(self, app: ASGIApp, *, max_body_bytes: int, limiter: RateLimiter,
+                 ip_rate: float, burst: float) -> None:
+        self.app = app
+        self.max_body = max_body_bytes
+        self.limiter = limiter
+        self.ip_rate = ip_rate
+        self.burst = burst
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]}
+        given = headers.get("x-request-id", "")
+        request_id = given if _REQUEST_ID_RE.match(given) else new_id("req")
+        client = scope.get("client")
+        ip = client[0] if client else None
+        context.set_context(context.RequestContext(
+            request_id=request_id, ip=ip, user_agent=headers.get("user-agent")))
+        started = time.perf_counter()
+        status_holder = {"status": 500}
+
+        async def send_wrapper(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                status_holder["status"] = message["status"]
+                message.setdefault("headers", [])
+                message["headers"] = [*message["headers"], (b"x-request-id", request_id.encode())]
+            await send(message)
+
+        try:
+            if ip and self.ip_rate > 0:
+                wait = await self.limiter.hit(f"ip:{ip}", self.ip_rate, self.burst)
+                if wait:
+                    status_holder["status"] = 429
+                    await _send_problem(send, 429, "rate_limited",
+                                        "Too many requests from this address.",
+                                        [(b"retry-after", str(wait).encode())])
+                    return
+            declared = headers.get("content-length")
+            if declared is not None and declared.isdigit() and int(declared) > self.max_body:
+                status_holder["status"] = 413
+                await _send_problem(send, 413, "payload_too_large",
+                                    f"Request bodies are limited to {self.max_body} bytes.")
+                return
+            await self.app(scope, self._limited(receive), send_wrapper)
+        finally:
+            self._observe(scope, status_holder["status"], time.perf_counter() - started)
+
+    def _limited(self, receive: Receive) -> Receive:
+        seen = 0
+
+        async def wrapped() -> Message:
+            nonlocal seen
+            message = await receive()
+            if message["type"] == "http.request":
+                seen += len(message.get("body", b""))
+                if seen > self.max_body:
+                    # Raised inside the app, so the problem-details handler answers it.
+                    raise HTTPException(413, f"Request bodies are limited to {self.max_body} bytes.")
+            return message
+
+        return wrapped
+
+    @staticmethod
+    def _observe(scope: Scope, status: int, elapsed: float) -> None:
+        route: Any = scope.get("route")
+        path = getattr(route, "path", None) or "unmatched"
+        method = scope.get("method", "")
+        http_requests.labels(method, path, str(status)).inc()
+        http_latency.labels(method, path).observe(elapsed)
+        if status >= 500:
+            log.warning("request failed", extra={"method": method, "path": scope.get("path"),
+                                                 "status": status})

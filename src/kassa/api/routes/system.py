@@ -1,0 +1,70 @@
+"""Operational endpoints: /health and /metrics."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from fastapi import APIRouter, Response
+from fastapi.responses import JSONResponse
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from sqlalchemy import text
+
+from kassa.api.deps import State
+from kassa.core import metrics
+from kassa.core.db import transaction
+from kassa.jobs.store import queue_stats
+
+router = APIRouter(tags=["operations"])
+
+WORKER_STALE_SECONDS = 60.0
+LAG_WARN_SECONDS = 30.0
+
+
+async def _database_and_queue(state: State) -> tuple[dict[str, Any], dict[str, Any]]:
+    try:
+        async with asyncio.timeout(5), transaction(state.sessions) as session:
+            await session.execute(text("SELECT 1"))
+            stats = await queue_stats(session)
+    except Exception as exc:
+        down = {"status": "down", "error": type(exc).__name__}
+        return down, {"status": "unknown"}
+    seen = stats["worker_seen_seconds_ago"]
+    worker_ok = 0 <= seen <= WORKER_STALE_SECONDS and stats["oldest_age_seconds"] < LAG_WARN_SECONDS
+    worker = {
+        "status": "ok" if worker_ok else "degraded",
+        "queued": int(stats["queued"]),
+        "lag_seconds": round(stats["oldest_age_seconds"], 3),
+        "dead_jobs": int(stats["dead"]),
+        "last_heartbeat_seconds_ago": None if seen < 0 else round(seen, 1),
+    }
+    return {"status": "ok", "backend": state.engine.dialect.name}, worker
+
+
+@router.get("/health", summary="Health of the database, the workers and each provider")
+async def health(state: State) -> JSONResponse:
+    database, worker = await _database_and_queue(state)
+    checks: dict[str, Any] = {"database": database, "worker": worker}
+    for name, check in state.health_checks.items():
+        try:
+            checks[name] = await check()
+        except Exception as exc:
+            checks[name] = {"status": "down", "error": type(exc).__name__}
+    statuses = {c.get("status") for c in checks.values()}
+    overall = "down" if database["status"] != "ok" else (
+        "ok" if statuses <= {"ok"} else "degraded")
+    return JSONResponse({"status": overall, "checks": checks},
+                        status_code=503 if overall == "down" else 200)
+
+
+@router.get("/metrics", summary="Prometheus metrics", response_class=Response)
+async def prometheus(state: State) -> Response:
+    try:
+        async with transaction(state.sessions) as session:
+            stats = await queue_stats(session)
+        metrics.jobs_queued.set(stats["queued"])
+        metrics.jobs_oldest_age.set(stats["oldest_age_seconds"])
+        metrics.jobs_dead.set(stats["dead"])
+    except Exception:  # metrics must answer even when the database does not
+        pass
+    return Response(generate_latest(metrics.REGISTRY), media_type=CONTENT_TYPE_LATEST)

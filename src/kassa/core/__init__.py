@@ -1,0 +1,1 @@
+"""Leaf layer: money, ids, errors, clock, crypto, database, audit, settings, logging, metrics."""

@@ -1,0 +1,97 @@
+"""Recurring jobs (cron or interval), run exactly once per tick across all workers.
+
+Every worker ticks; each due schedule is advanced with a compare-and-set on ``next_run_at``
+and the winner enqueues the job in the same transaction. A tick missed while no worker ran is
+run once, not once per missed tick.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from croniter import croniter
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from kassa.core import clock
+from kassa.jobs.models import Schedule
+from kassa.jobs.outbox import enqueue
+
+
+@dataclass(frozen=True)
+class ScheduleSpec:
+    name: str
+    job_name: str
+    every: timedelta | None = None
+    cron: str | None = None
+    args: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if (self.every is None) == (self.cron is None):
+            raise ValueError(f"schedule {self.name}: give exactly one of every= or cron=")
+        if self.cron is not None and not croniter.is_valid(self.cron):
+            raise ValueError(f"schedule {self.name}: invalid cron expression {self.cron!r}")
+
+    @property
+    def spec(self) -> str:
+        return self.cron if self.cron is not None else f"every {self.every}"
+
+    def next_after(self, moment: datetime) -> datetime:
+        if self.every is not None:
+            return moment + self.every
+        assert self.cron is not None
+        result: datetime = croniter(self.cron, moment).get_next(datetime)
+        return result
+
+
+SCHEDULES: dict[str, ScheduleSpec] = {}
+
+
+def register_schedule(
+    name: str,
+    job_name: str,
+    *,
+    every: timedelta | None = None,
+    cron: str | None = None,
+    args: dict[str, Any] | None = None,
+) -> None:
+    SCHEDULES[name] = ScheduleSpec(name, job_name, every, cron, args or {})
+
+
+async def sync_schedules(session: AsyncSession, specs: dict[str, ScheduleSpec]) -> None:
+    """Create rows for new schedules and re-time those whose spec changed."""
+    now = clock.now()
+    rows = {row.name: row for row in (await session.scalars(select(Schedule))).all()}
+    for spec in specs.values():
+        row = rows.get(spec.name)
+        if row is None:
+            session.add(Schedule(name=spec.name, spec=spec.spec, next_run_at=spec.next_after(now)))
+        elif row.spec != spec.spec:
+            row.spec = spec.spec
+            row.next_run_at = spec.next_after(now)
+
+
+async def tick(session: AsyncSession, specs: dict[str, ScheduleSpec]) -> list[str]:
+    """Enqueue every due schedule this caller wins; returns the names it enqueued."""
+    now = clock.now()
+    due = (
+        await session.execute(select(Schedule.name, Schedule.next_run_at).where(Schedule.next_run_at <= now))
+    ).all()
+    fired: list[str] = []
+    for name, due_at in due:
+        spec = specs.get(name)
+        if spec is None:
+            continue
+        next_at = spec.next_after(now)
+        won = await session.execute(
+            update(Schedule)
+            .where(Schedule.name == name, Schedule.next_run_at == due_at)
+            .values(next_run_at=next_at, last_run_at=now)
+            .execution_options(synchronize_session=False)
+        )
+        if won.rowcount == 1:  # type: ignore[attr-defined]
+            enqueue(session, spec.job_name, {**spec.args, "scheduled_for": due_at.isoformat()})
+            fired.append(name)
+    return fired

@@ -1,0 +1,1 @@
+"""Alembic migrations, shipped inside the package so `kassa migrate` works wherever it runs."""

@@ -1,0 +1,14 @@
+"""Every table kassa has: imports each context's models so the metadata is complete.
+
+Alembic (autogenerate and ``alembic check``) and the test fixtures use ``metadata`` from here.
+"""
+
+from __future__ import annotations
+
+from kassa.accounts import models as accounts_models
+from kassa.core import audit
+from kassa.core.db import Base
+from kassa.jobs import models as jobs_models
+
+metadata = Base.metadata
+MODEL_MODULES = (audit, accounts_models, jobs_models)
