@@ -33,7 +33,7 @@ typecheck: $(VENV)/.synced
 	$(BIN)/mypy
 
 test: lint typecheck
-	$(BIN)/python -m tests.run
+	$(BIN)/pytest
 
 format: $(VENV)/.synced
 	$(BIN)/ruff check --fix src tests bench

@@ -24,7 +24,9 @@ T = TypeVar("T")
 
 app = typer.Typer(
     help="kassa: a self-hostable payments platform. Start everything with `kassa run`.",
-    no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False,
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
 )
 apikey_app = typer.Typer(help="Create, list and revoke API keys.", no_args_is_help=True)
 user_app = typer.Typer(help="Manage dashboard users.", no_args_is_help=True)
@@ -93,9 +95,16 @@ def serve(
         settings.secret_key_bytes()
     except KassaError as exc:
         _fail(exc.message, 2)
-    uvicorn.run("kassa.api.app:create_app", factory=True, host=host or settings.host,
-                port=port or settings.port, workers=workers or settings.api_workers,
-                log_config=None, access_log=False, server_header=False)
+    uvicorn.run(
+        "kassa.api.app:create_app",
+        factory=True,
+        host=host or settings.host,
+        port=port or settings.port,
+        workers=workers or settings.api_workers,
+        log_config=None,
+        access_log=False,
+        server_header=False,
+    )
 
 
 @app.command()
@@ -111,7 +120,9 @@ def worker(
 @app.command()
 def migrate(
     revision: Annotated[str, typer.Option(help="Target revision.")] = "heads",
-    check: Annotated[bool, typer.Option("--check", help="Only check models match migrations.")] = False,
+    check: Annotated[
+        bool, typer.Option("--check", help="Only check models match migrations.")
+    ] = False,
 ) -> None:
     """Bring the database schema up to date (or --check it)."""
     settings = _settings()
@@ -203,7 +214,9 @@ def run() -> None:
 def apikey_create(
     account: Annotated[str, typer.Option(help="Account id (acct_...).")],
     name: Annotated[str, typer.Option(help="A label for the key.")] = "cli",
-    scopes: Annotated[str, typer.Option(help="Comma-separated: read,write,refund.")] = "read,write,refund",
+    scopes: Annotated[
+        str, typer.Option(help="Comma-separated: read,write,refund.")
+    ] = "read,write,refund",
     live: Annotated[bool, typer.Option("--live", help="A live key (sk_live_).")] = False,
 ) -> None:
     """Create an API key and print it (it is shown only this once)."""
@@ -212,8 +225,13 @@ def apikey_create(
 
     async def go(session: AsyncSession) -> str:
         await get_account(session, account)
-        issued = await create_api_key(session, account_id=account, livemode=live, name=name,
-                                      scopes=[s.strip() for s in scopes.split(",") if s.strip()])
+        issued = await create_api_key(
+            session,
+            account_id=account,
+            livemode=live,
+            name=name,
+            scopes=[s.strip() for s in scopes.split(",") if s.strip()],
+        )
         return f"{issued.api_key.id}  {issued.secret}"
 
     typer.echo(_with_session(go))
@@ -226,9 +244,18 @@ def apikey_list(account: Annotated[str, typer.Option(help="Account id (acct_...)
     from kassa.accounts.api_keys import list_api_keys
 
     async def go(session: AsyncSession) -> list[dict[str, Any]]:
-        return [{"id": k.id, "name": k.name, "key": k.redacted, "scopes": k.scopes,
-                 "livemode": k.livemode, "revoked": k.revoked_at is not None,
-                 "last_used_at": k.last_used_at} for k in await list_api_keys(session, account_id=account)]
+        return [
+            {
+                "id": k.id,
+                "name": k.name,
+                "key": k.redacted,
+                "scopes": k.scopes,
+                "livemode": k.livemode,
+                "revoked": k.revoked_at is not None,
+                "last_used_at": k.last_used_at,
+            }
+            for k in await list_api_keys(session, account_id=account)
+        ]
 
     _print_json(_with_session(go))
 
@@ -254,8 +281,12 @@ def user_create(
     email: Annotated[str, typer.Option(help="Sign-in email.")],
     role: Annotated[str, typer.Option(help="admin, manager or affiliate.")] = "manager",
     account: Annotated[str | None, typer.Option(help="Account id; optional for admins.")] = None,
-    password: Annotated[str | None, typer.Option(
-        envvar="KASSA_NEW_USER_PASSWORD", help="Password (prompted for when not given).")] = None,
+    password: Annotated[
+        str | None,
+        typer.Option(
+            envvar="KASSA_NEW_USER_PASSWORD", help="Password (prompted for when not given)."
+        ),
+    ] = None,
 ) -> None:
     """Create a dashboard user."""
     from kassa.accounts.users import create_user
@@ -263,8 +294,9 @@ def user_create(
     secret = password or typer.prompt("Password", hide_input=True, confirmation_prompt=True)
 
     async def go(session: AsyncSession) -> str:
-        user = await create_user(session, email=email, password=secret, role=role,
-                                 account_id=account)
+        user = await create_user(
+            session, email=email, password=secret, role=role, account_id=account
+        )
         return f"created {user.role} {user.email} ({user.id})"
 
     typer.echo(_with_session(go))
@@ -291,9 +323,17 @@ def jobs_dead(limit: Annotated[int, typer.Option(help="How many.")] = 50) -> Non
     from kassa.jobs.admin import list_jobs
 
     async def go(session: AsyncSession) -> list[dict[str, Any]]:
-        return [{"id": j.id, "name": j.name, "attempts": j.attempts, "error": j.last_error,
-                 "finished_at": j.finished_at, "args": j.args}
-                for j in await list_jobs(session, status="dead", limit=limit)]
+        return [
+            {
+                "id": j.id,
+                "name": j.name,
+                "attempts": j.attempts,
+                "error": j.last_error,
+                "finished_at": j.finished_at,
+                "args": j.args,
+            }
+            for j in await list_jobs(session, status="dead", limit=limit)
+        ]
 
     rows = _with_session(go)
     _print_json(rows) if rows else typer.echo("No dead jobs.")

@@ -32,26 +32,36 @@ def check_settings(settings: Settings) -> list[Problem]:
     problems: list[Problem] = []
     url = settings.effective_database_url
     if not url.startswith(("sqlite+aiosqlite://", "postgresql+asyncpg://")):
-        problems.append(Problem("KASSA_DATABASE_URL",
-                                "use sqlite:///path/to.db or postgresql://user@host/db"))
+        problems.append(
+            Problem("KASSA_DATABASE_URL", "use sqlite:///path/to.db or postgresql://user@host/db")
+        )
     if settings.is_production:
         if settings.secret_key is None:
             problems.append(Problem("KASSA_SECRET_KEY", "required in production"))
         elif len(settings.secret_key.get_secret_value()) < 32:
             problems.append(Problem("KASSA_SECRET_KEY", "use at least 32 random characters"))
         if url.startswith("sqlite"):
-            problems.append(Problem("KASSA_DATABASE_URL",
-                                    "SQLite is for trying kassa out; use PostgreSQL in production",
-                                    fatal=False))
+            problems.append(
+                Problem(
+                    "KASSA_DATABASE_URL",
+                    "SQLite is for trying kassa out; use PostgreSQL in production",
+                    fatal=False,
+                )
+            )
     provider = settings.payment_provider
     if provider not in PROVIDER_REQUIREMENTS:
-        problems.append(Problem("PAYMENT_PROVIDER", f"unknown provider {provider!r}; known: "
-                                f"{', '.join(sorted(PROVIDER_REQUIREMENTS))}"))
+        problems.append(
+            Problem(
+                "PAYMENT_PROVIDER",
+                f"unknown provider {provider!r}; known: {', '.join(sorted(PROVIDER_REQUIREMENTS))}",
+            )
+        )
     else:
         for field in PROVIDER_REQUIREMENTS[provider]:
             if getattr(settings, field) in (None, ""):
-                problems.append(Problem(env_name(settings, field),
-                                        f"required when PAYMENT_PROVIDER={provider}"))
+                problems.append(
+                    Problem(env_name(settings, field), f"required when PAYMENT_PROVIDER={provider}")
+                )
     return problems
 
 

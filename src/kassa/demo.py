@@ -48,8 +48,9 @@ async def ensure_demo(sessions: async_sessionmaker[AsyncSession], var_dir: Path)
     async with transaction(sessions) as session:
         account = await create_account(session, name="Demo merchant", email=DEMO_ADMIN_EMAIL)
         issued = await create_api_key(session, account_id=account.id, name="demo")
-        await create_user(session, email=DEMO_ADMIN_EMAIL, password=password, role="admin",
-                          account_id=account.id)
+        await create_user(
+            session, email=DEMO_ADMIN_EMAIL, password=password, role="admin", account_id=account.id
+        )
     creds = DemoCredentials(account.id, issued.secret, DEMO_ADMIN_EMAIL, password)
     var_dir.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(asdict(creds), indent=2))

@@ -21,8 +21,7 @@ log = logging.getLogger("kassa.runtime")
 async def run_worker(settings: Settings, *, concurrency: int | None = None) -> None:
     """Run one worker until SIGTERM/SIGINT, then shut down gracefully."""
     composition.build(settings)
-    engine = create_engine(settings.effective_database_url,
-                           pool_size=settings.database_pool_size)
+    engine = create_engine(settings.effective_database_url, pool_size=settings.database_pool_size)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
@@ -69,8 +68,9 @@ class Supervisor:
                     continue
                 recent = [t for t in self.restarts[name] if time.monotonic() - t < 60]
                 if len(recent) >= self.MAX_RESTARTS_PER_MINUTE:
-                    log.error("%s keeps dying (exit %s); stopping everything", name,
-                              child.returncode)
+                    log.error(
+                        "%s keeps dying (exit %s); stopping everything", name, child.returncode
+                    )
                     self.stopping, code = True, 1
                     break
                 log.warning("%s exited with %s; restarting", name, child.returncode)

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from kassa.accounts.models import Account
 from kassa.core import audit, clock
 from kassa.core.errors import InvalidRequest, NotFound
 from kassa.core.ids import new_id
-from kassa.accounts.models import Account
 
 
 async def create_account(session: AsyncSession, *, name: str, email: str | None = None) -> Account:
@@ -15,8 +15,14 @@ async def create_account(session: AsyncSession, *, name: str, email: str | None 
         raise InvalidRequest("An account needs a name.", param="name")
     account = Account(id=new_id("acct"), name=name.strip(), email=email, created_at=clock.now())
     session.add(account)
-    audit.record(session, action="account.create", object_type="account", object_id=account.id,
-                 account_id=account.id, after={"name": account.name, "email": email})
+    audit.record(
+        session,
+        action="account.create",
+        object_type="account",
+        object_id=account.id,
+        account_id=account.id,
+        after={"name": account.name, "email": email},
+    )
     return account
 
 

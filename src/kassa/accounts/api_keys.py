@@ -63,16 +63,22 @@ async def create_api_key(
         created_at=clock.now(),
     )
     session.add(key)
-    audit.record(session, action="api_key.create", object_type="api_key", object_id=key.id,
-                 account_id=account_id,
-                 after={"name": name, "livemode": livemode, "scopes": key.scopes})
+    audit.record(
+        session,
+        action="api_key.create",
+        object_type="api_key",
+        object_id=key.id,
+        account_id=account_id,
+        after={"name": name, "livemode": livemode, "scopes": key.scopes},
+    )
     return IssuedKey(key, secret)
 
 
 async def authenticate_api_key(session: AsyncSession, secret: str) -> Principal:
     if not secret.startswith(("sk_test_", "sk_live_")):
-        raise AuthenticationFailed("That is not a kassa secret key (sk_test_... or sk_live_...).",
-                                   code="invalid_api_key")
+        raise AuthenticationFailed(
+            "That is not a kassa secret key (sk_test_... or sk_live_...).", code="invalid_api_key"
+        )
     key = await session.scalar(select(ApiKey).where(ApiKey.key_hash == sha256_hex(secret)))
     if key is None:
         raise AuthenticationFailed("Invalid API key.", code="invalid_api_key")
@@ -107,6 +113,13 @@ async def revoke_api_key(session: AsyncSession, *, account_id: str, key_id: str)
     key = await get_api_key(session, account_id=account_id, key_id=key_id)
     if key.revoked_at is None:
         key.revoked_at = clock.now()
-        audit.record(session, action="api_key.revoke", object_type="api_key", object_id=key.id,
-                     account_id=account_id, before={"revoked": False}, after={"revoked": True})
+        audit.record(
+            session,
+            action="api_key.revoke",
+            object_type="api_key",
+            object_id=key.id,
+            account_id=account_id,
+            before={"revoked": False},
+            after={"revoked": True},
+        )
     return key

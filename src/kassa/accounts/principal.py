@@ -23,17 +23,20 @@ class Principal:
     def require(self, scope: str) -> None:
         if scope not in self.scopes:
             raise PermissionDenied(
-                f"This key lacks the {scope!r} scope.", code="insufficient_scope",
+                f"This key lacks the {scope!r} scope.",
+                code="insufficient_scope",
                 details={"required_scope": scope},
             )
 
     def require_role(self, *roles: str) -> None:
         if self.role not in roles:
-            raise PermissionDenied(f"This needs one of the roles: {', '.join(roles)}.",
-                                   code="insufficient_role")
+            raise PermissionDenied(
+                f"This needs one of the roles: {', '.join(roles)}.", code="insufficient_role"
+            )
 
     def require_account(self) -> str:
         if self.account_id is None:
-            raise PermissionDenied("This needs credentials that belong to an account.",
-                                   code="account_required")
+            raise PermissionDenied(
+                "This needs credentials that belong to an account.", code="account_required"
+            )
         return self.account_id

@@ -32,15 +32,28 @@ async def create_user(
     if role != "admin" and account_id is None:
         raise InvalidRequest(f"A {role} belongs to an account.", param="account")
     if len(password) < MIN_PASSWORD:
-        raise InvalidRequest(f"Passwords have at least {MIN_PASSWORD} characters.",
-                             param="password")
+        raise InvalidRequest(
+            f"Passwords have at least {MIN_PASSWORD} characters.", param="password"
+        )
     if await session.scalar(select(User.id).where(User.email == email)):
         raise Conflict(f"A user with email {email} exists.", code="user_exists")
-    user = User(id=new_id("usr"), account_id=account_id, email=email,
-                password_hash=_hasher.hash(password), role=role, created_at=clock.now())
+    user = User(
+        id=new_id("usr"),
+        account_id=account_id,
+        email=email,
+        password_hash=_hasher.hash(password),
+        role=role,
+        created_at=clock.now(),
+    )
     session.add(user)
-    audit.record(session, action="user.create", object_type="user", object_id=user.id,
-                 account_id=account_id, after={"email": email, "role": role})
+    audit.record(
+        session,
+        action="user.create",
+        object_type="user",
+        object_id=user.id,
+        account_id=account_id,
+        after={"email": email, "role": role},
+    )
     return user
 
 
@@ -58,23 +71,34 @@ async def authenticate_password(session: AsyncSession, *, email: str, password: 
 
 def issue_token(user: User, *, key: bytes, ttl: timedelta) -> str:
     now = clock.now()
-    claims = {"sub": user.id, "role": user.role, "acct": user.account_id,
-              "iat": int(now.timestamp()), "exp": int((now + ttl).timestamp()), "typ": "user"}
+    claims = {
+        "sub": user.id,
+        "role": user.role,
+        "acct": user.account_id,
+        "iat": int(now.timestamp()),
+        "exp": int((now + ttl).timestamp()),
+        "typ": "user",
+    }
     return jwt.encode(claims, key, algorithm="HS256")
 
 
 def authenticate_token(token: str, *, key: bytes) -> Principal:
     try:
-        claims = jwt.decode(token, key, algorithms=["HS256"],
-                            options={"require": ["exp", "sub", "role"]},
-                            leeway=5)
+        claims = jwt.decode(
+            token, key, algorithms=["HS256"], options={"require": ["exp", "sub", "role"]}, leeway=5
+        )
     except jwt.ExpiredSignatureError as exc:
-        raise AuthenticationFailed("Your session token expired; sign in again.",
-                                   code="token_expired") from exc
+        raise AuthenticationFailed(
+            "Your session token expired; sign in again.", code="token_expired"
+        ) from exc
     except jwt.PyJWTError as exc:
         raise AuthenticationFailed("Invalid session token.", code="invalid_token") from exc
     if claims.get("typ") != "user" or claims["role"] not in ROLES:
         raise AuthenticationFailed("Invalid session token.", code="invalid_token")
-    return Principal(account_id=claims.get("acct"), livemode=False,
-                     scopes=frozenset(_ROLE_SCOPES[claims["role"]]),
-                     actor=f"user:{claims['sub']}", role=claims["role"])
+    return Principal(
+        account_id=claims.get("acct"),
+        livemode=False,
+        scopes=frozenset(_ROLE_SCOPES[claims["role"]]),
+        actor=f"user:{claims['sub']}",
+        role=claims["role"],
+    )

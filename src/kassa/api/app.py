@@ -26,10 +26,14 @@ Errors are RFC 7807 problem details with a stable `code` and a `request_id`."""
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
     composition.build(settings)
-    engine = create_engine(settings.effective_database_url,
-                           pool_size=settings.database_pool_size, echo=settings.database_echo)
+    engine = create_engine(
+        settings.effective_database_url,
+        pool_size=settings.database_pool_size,
+        echo=settings.database_echo,
+    )
     limiter: RateLimiter = (
-        RedisRateLimiter(settings.redis_url.get_secret_value()) if settings.redis_url
+        RedisRateLimiter(settings.redis_url.get_secret_value())
+        if settings.redis_url
         else MemoryRateLimiter()
     )
     state = AppState(
@@ -47,14 +51,24 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             await limiter.close()
         await engine.dispose()
 
-    app = FastAPI(title="kassa", version=kassa.__version__, description=DESCRIPTION,
-                  lifespan=lifespan, openapi_url="/openapi.json", docs_url="/docs",
-                  redoc_url=None)
+    app = FastAPI(
+        title="kassa",
+        version=kassa.__version__,
+        description=DESCRIPTION,
+        lifespan=lifespan,
+        openapi_url="/openapi.json",
+        docs_url="/docs",
+        redoc_url=None,
+    )
     app.state.kassa = state
     errors.install(app)
-    app.add_middleware(KassaMiddleware, max_body_bytes=settings.max_body_bytes,
-                       limiter=limiter, ip_rate=settings.rate_limit_per_ip,
-                       burst=settings.rate_limit_burst)
+    app.add_middleware(
+        KassaMiddleware,
+        max_body_bytes=settings.max_body_bytes,
+        limiter=limiter,
+        ip_rate=settings.rate_limit_per_ip,
+        burst=settings.rate_limit_burst,
+    )
     for module in (system, accounts, jobs):
         app.include_router(module.router)
     return app

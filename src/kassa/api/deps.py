@@ -60,8 +60,9 @@ async def authenticate(request: Request, session: Session, state: State) -> Prin
         principal = authenticate_token(token, key=state.token_key)
     rate = state.settings.rate_limit_per_key
     if rate > 0:
-        wait = await state.limiter.hit(f"actor:{principal.actor}", rate,
-                                       state.settings.rate_limit_burst)
+        wait = await state.limiter.hit(
+            f"actor:{principal.actor}", rate, state.settings.rate_limit_burst
+        )
         if wait:
             raise RateLimited(wait, "Too many requests for this API key.")
     context.update(actor=principal.actor)

@@ -6,6 +6,7 @@ Statuses are chosen here, by error class; domain code never thinks in HTTP.
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -31,10 +32,19 @@ STATUS: list[tuple[type[e.KassaError], int]] = [
     (e.ConfigurationError, 500),
     (e.ServiceUnavailable, 503),
 ]
-TITLES = {400: "Bad Request", 401: "Unauthorized", 403: "Forbidden", 404: "Not Found",
-          405: "Method Not Allowed", 409: "Conflict", 413: "Payload Too Large",
-          415: "Unsupported Media Type", 429: "Too Many Requests", 500: "Internal Server Error",
-          503: "Service Unavailable"}
+TITLES = {
+    400: "Bad Request",
+    401: "Unauthorized",
+    403: "Forbidden",
+    404: "Not Found",
+    405: "Method Not Allowed",
+    409: "Conflict",
+    413: "Payload Too Large",
+    415: "Unsupported Media Type",
+    429: "Too Many Requests",
+    500: "Internal Server Error",
+    503: "Service Unavailable",
+}
 
 
 def status_for(error: e.KassaError) -> int:
@@ -49,7 +59,7 @@ def problem(
     code: str,
     detail: str,
     *,
-    headers: dict[str, str] | None = None,
+    headers: Mapping[str, str] | None = None,
     **extra: Any,
 ) -> JSONResponse:
     body: dict[str, Any] = {
@@ -61,8 +71,9 @@ def problem(
         "request_id": context.current().request_id,
     }
     body.update({k: v for k, v in extra.items() if v is not None})
-    return JSONResponse(body, status_code=status, headers=headers,
-                        media_type="application/problem+json")
+    return JSONResponse(
+        body, status_code=status, headers=headers, media_type="application/problem+json"
+    )
 
 
 def _field(loc: tuple[Any, ...]) -> str:
@@ -76,8 +87,7 @@ async def _kassa_error(_: Request, exc: Exception) -> JSONResponse:
     headers = {"Retry-After": str(exc.retry_after)} if isinstance(exc, e.RateLimited) else None
     if status >= 500:
         log.error("request failed: %s", exc.message, extra={"code": exc.code})
-    return problem(status, exc.code, exc.message, headers=headers, param=exc.param,
-                   **exc.details)
+    return problem(status, exc.code, exc.message, headers=headers, param=exc.param, **exc.details)
 
 
 async def _validation_error(_: Request, exc: Exception) -> JSONResponse:
@@ -97,26 +107,36 @@ async def _validation_error(_: Request, exc: Exception) -> JSONResponse:
 
 async def _http_error(_: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
-    codes = {404: "not_found", 405: "method_not_allowed", 413: "payload_too_large",
-             415: "unsupported_media_type"}
+    codes = {
+        404: "not_found",
+        405: "method_not_allowed",
+        413: "payload_too_large",
+        415: "unsupported_media_type",
+    }
     code = codes.get(exc.status_code, "http_error")
     return problem(exc.status_code, code, str(exc.detail), headers=exc.headers)
 
 
 async def _database_down(_: Request, exc: Exception) -> JSONResponse:
     log.error("database unavailable: %s", type(exc).__name__)
-    return problem(503, "service_unavailable",
-                   "The database is unavailable. Nothing was changed; try again shortly.",
-                   headers={"Retry-After": "5"})
+    return problem(
+        503,
+        "service_unavailable",
+        "The database is unavailable. Nothing was changed; try again shortly.",
+        headers={"Retry-After": "5"},
+    )
 
 
 async def _unexpected(_: Request, exc: Exception) -> JSONResponse:
     if isinstance(exc, ConnectionError | OSError):
         return await _database_down(_, exc)
     log.exception("unhandled error", exc_info=exc)
-    return problem(500, "internal_error",
-                   "Something went wrong on our side. Nothing was changed; the request id "
-                   "identifies it in the logs.")
+    return problem(
+        500,
+        "internal_error",
+        "Something went wrong on our side. Nothing was changed; the request id "
+        "identifies it in the logs.",
+    )
 
 
 def install(app: FastAPI) -> None:

@@ -21,25 +21,52 @@ _REQUEST_ID_RE = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
 
 
 def _problem_bytes(status: int, code: str, detail: str) -> bytes:
-    return json.dumps({"type": f"urn:kassa:error:{code}", "title": code.replace("_", " "),
-                       "status": status, "detail": detail, "code": code,
-                       "request_id": context.current().request_id}).encode()
+    return json.dumps(
+        {
+            "type": f"urn:kassa:error:{code}",
+            "title": code.replace("_", " "),
+            "status": status,
+            "detail": detail,
+            "code": code,
+            "request_id": context.current().request_id,
+        }
+    ).encode()
 
 
-async def _send_problem(send: Send, status: int, code: str, detail: str,
-                        extra_headers: list[tuple[bytes, bytes]] | None = None) -> None:
+async def _send_problem(
+    send: Send,
+    status: int,
+    code: str,
+    detail: str,
+    extra_headers: list[tuple[bytes, bytes]] | None = None,
+) -> None:
     body = _problem_bytes(status, code, detail)
     rid = (context.current().request_id or "").encode()
-    headers = [(b"content-type", b"application/problem+json"),
-               (b"content-length", str(len(body)).encode()), (b"x-request-id", rid)]
-    await send({"type": "http.response.start", "status": status,
-                "headers": headers + (extra_headers or [])})
+    headers = [
+        (b"content-type", b"application/problem+json"),
+        (b"content-length", str(len(body)).encode()),
+        (b"x-request-id", rid),
+    ]
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": headers + (extra_headers or []),
+        }
+    )
     await send({"type": "http.response.body", "body": body})
 
 
 class KassaMiddleware:
-    def __init__(self, app: ASGIApp, *, max_body_bytes: int, limiter: RateLimiter,
-                 ip_rate: float, burst: float) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        max_body_bytes: int,
+        limiter: RateLimiter,
+        ip_rate: float,
+        burst: float,
+    ) -> None:
         self.app = app
         self.max_body = max_body_bytes
         self.limiter = limiter
@@ -55,8 +82,11 @@ class KassaMiddleware:
         request_id = given if _REQUEST_ID_RE.match(given) else new_id("req")
         client = scope.get("client")
         ip = client[0] if client else None
-        context.set_context(context.RequestContext(
-            request_id=request_id, ip=ip, user_agent=headers.get("user-agent")))
+        context.set_context(
+            context.RequestContext(
+                request_id=request_id, ip=ip, user_agent=headers.get("user-agent")
+            )
+        )
         started = time.perf_counter()
         status_holder = {"status": 500}
 
@@ -72,15 +102,23 @@ class KassaMiddleware:
                 wait = await self.limiter.hit(f"ip:{ip}", self.ip_rate, self.burst)
                 if wait:
                     status_holder["status"] = 429
-                    await _send_problem(send, 429, "rate_limited",
-                                        "Too many requests from this address.",
-                                        [(b"retry-after", str(wait).encode())])
+                    await _send_problem(
+                        send,
+                        429,
+                        "rate_limited",
+                        "Too many requests from this address.",
+                        [(b"retry-after", str(wait).encode())],
+                    )
                     return
             declared = headers.get("content-length")
             if declared is not None and declared.isdigit() and int(declared) > self.max_body:
                 status_holder["status"] = 413
-                await _send_problem(send, 413, "payload_too_large",
-                                    f"Request bodies are limited to {self.max_body} bytes.")
+                await _send_problem(
+                    send,
+                    413,
+                    "payload_too_large",
+                    f"Request bodies are limited to {self.max_body} bytes.",
+                )
                 return
             await self.app(scope, self._limited(receive), send_wrapper)
         finally:
@@ -96,7 +134,9 @@ class KassaMiddleware:
                 seen += len(message.get("body", b""))
                 if seen > self.max_body:
                     # Raised inside the app, so the problem-details handler answers it.
-                    raise HTTPException(413, f"Request bodies are limited to {self.max_body} bytes.")
+                    raise HTTPException(
+                        413, f"Request bodies are limited to {self.max_body} bytes."
+                    )
             return message
 
         return wrapped
@@ -109,5 +149,7 @@ class KassaMiddleware:
         http_requests.labels(method, path, str(status)).inc()
         http_latency.labels(method, path).observe(elapsed)
         if status >= 500:
-            log.warning("request failed", extra={"method": method, "path": scope.get("path"),
-                                                 "status": status})
+            log.warning(
+                "request failed",
+                extra={"method": method, "path": scope.get("path"), "status": status},
+            )

@@ -16,8 +16,11 @@ _DECIMAL_RE = re.compile(r"^-?\d+(\.\d+)?$")
 def normalize_currency(code: str) -> str:
     """Upper-case ``code`` and check it is an ISO 4217 currency."""
     if not isinstance(code, str) or not is_currency(code.upper()):
-        raise InvalidMoney(f"Unknown currency {code!r}; use an ISO 4217 code such as USD.",
-                           code="invalid_currency", param="currency")
+        raise InvalidMoney(
+            f"Unknown currency {code!r}; use an ISO 4217 code such as USD.",
+            code="invalid_currency",
+            param="currency",
+        )
     return code.upper()
 
 
@@ -43,7 +46,7 @@ class Money:
         code = normalize_currency(currency)
         if not isinstance(value, str) or not _DECIMAL_RE.match(value.strip()):
             raise InvalidMoney(
-                f"Amount {value!r} must be a decimal string like \"100.00\".", param="value"
+                f'Amount {value!r} must be a decimal string like "100.00".', param="value"
             )
         text = value.strip()
         places = exponent(code)

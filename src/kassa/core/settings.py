@@ -66,7 +66,8 @@ class Settings(BaseSettings):
     secret_key: SecretStr | None = Field(None, validation_alias=_alias("KASSA_SECRET_KEY"))
     log_level: str = Field("INFO", validation_alias=_alias("KASSA_LOG_LEVEL"))
     log_format: Literal["json", "text"] | None = Field(
-        None, validation_alias=_alias("KASSA_LOG_FORMAT"),
+        None,
+        validation_alias=_alias("KASSA_LOG_FORMAT"),
         description="json or text; default text in development, json in production.",
     )
     api_workers: int = Field(1, ge=1, validation_alias=_alias("KASSA_API_WORKERS"))
@@ -81,11 +82,15 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(1_048_576, ge=1024, validation_alias=_alias("KASSA_MAX_BODY_BYTES"))
     redis_url: SecretStr | None = Field(None, validation_alias=_alias("KASSA_REDIS_URL"))
     rate_limit_per_key: float = Field(
-        100.0, ge=0, validation_alias=_alias("KASSA_RATE_LIMIT_PER_KEY"),
+        100.0,
+        ge=0,
+        validation_alias=_alias("KASSA_RATE_LIMIT_PER_KEY"),
         description="Requests per second per API key (0 turns the limit off).",
     )
     rate_limit_per_ip: float = Field(
-        200.0, ge=0, validation_alias=_alias("KASSA_RATE_LIMIT_PER_IP"),
+        200.0,
+        ge=0,
+        validation_alias=_alias("KASSA_RATE_LIMIT_PER_IP"),
         description="Requests per second per client IP (0 turns the limit off).",
     )
     rate_limit_burst: float = Field(2.0, ge=1, validation_alias=_alias("KASSA_RATE_LIMIT_BURST"))
@@ -146,9 +151,9 @@ class Settings(BaseSettings):
         url = self.database_url or f"sqlite+aiosqlite:///{self.var_dir / 'kassa.db'}"
         for plain in ("postgresql://", "postgres://"):
             if url.startswith(plain):
-                return "postgresql+asyncpg://" + url[len(plain):]
+                return "postgresql+asyncpg://" + url[len(plain) :]
         if url.startswith("sqlite:///"):
-            return "sqlite+aiosqlite:///" + url[len("sqlite:///"):]
+            return "sqlite+aiosqlite:///" + url[len("sqlite:///") :]
         return url
 
     @property

@@ -43,13 +43,27 @@ async def retry_dead(session: AsyncSession, job_id: str) -> Job:
     """Queue a dead job again with a fresh set of attempts."""
     job = await get_job(session, job_id)
     if job.status != DEAD:
-        raise Conflict(f"Job {job_id} is {job.status}; only dead jobs can be retried.",
-                       code="job_not_dead")
+        raise Conflict(
+            f"Job {job_id} is {job.status}; only dead jobs can be retried.", code="job_not_dead"
+        )
     before = {"status": job.status, "attempts": job.attempts}
     now = clock.now()
-    job.status, job.attempts, job.run_at, job.updated_at, job.finished_at = QUEUED, 0, now, now, None
-    audit.record(session, action="job.retry", object_type="job", object_id=job.id,
-                 account_id=None, before=before, after={"status": QUEUED, "attempts": 0})
+    job.status, job.attempts, job.run_at, job.updated_at, job.finished_at = (
+        QUEUED,
+        0,
+        now,
+        now,
+        None,
+    )
+    audit.record(
+        session,
+        action="job.retry",
+        object_type="job",
+        object_id=job.id,
+        account_id=None,
+        before=before,
+        after={"status": QUEUED, "attempts": 0},
+    )
     return job
 
 
@@ -59,12 +73,19 @@ async def retry_all_dead(session: AsyncSession, *, name: str | None = None) -> i
     if name:
         stmt = stmt.where(Job.name == name)
     result = await session.execute(
-        stmt.values(status=QUEUED, attempts=0, run_at=now, updated_at=now, finished_at=None)
-        .execution_options(synchronize_session=False)
+        stmt.values(
+            status=QUEUED, attempts=0, run_at=now, updated_at=now, finished_at=None
+        ).execution_options(synchronize_session=False)
     )
     count = int(result.rowcount)  # type: ignore[attr-defined]
-    audit.record(session, action="job.retry_all", object_type="job", object_id=name or "*",
-                 account_id=None, after={"requeued": count})
+    audit.record(
+        session,
+        action="job.retry_all",
+        object_type="job",
+        object_id=name or "*",
+        account_id=None,
+        after={"requeued": count},
+    )
     return count
 
 
@@ -72,7 +93,8 @@ async def purge_finished(session: AsyncSession, *, older_than_hours: int) -> int
     """Delete succeeded jobs past retention (dead ones stay until an operator acts)."""
     cutoff = clock.now() - timedelta(hours=older_than_hours)
     result = await session.execute(
-        delete(Job).where(Job.status == SUCCEEDED, Job.finished_at < cutoff)
+        delete(Job)
+        .where(Job.status == SUCCEEDED, Job.finished_at < cutoff)
         .execution_options(synchronize_session=False)
     )
     return int(result.rowcount)  # type: ignore[attr-defined]

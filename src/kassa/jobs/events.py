@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from kassa.core import clock, context
 from kassa.core.ids import new_id
+from kassa.jobs.catalog import is_declared
 from kassa.jobs.models import Event
 from kassa.jobs.outbox import enqueue
 
@@ -44,6 +45,8 @@ def emit(
     livemode: bool = False,
 ) -> Event:
     """Record ``event_type`` with ``data`` (the object as the API shows it) and fan it out."""
+    if not is_declared(event_type):
+        raise ValueError(f"event type {event_type!r} is not declared in kassa.jobs.catalog")
     event = Event(
         id=new_id("evt"),
         account_id=account_id,

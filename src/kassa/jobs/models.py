@@ -17,8 +17,10 @@ class Job(Base):
     __tablename__ = "jobs"
     __table_args__ = (
         Index(
-            "ix_jobs_due", "run_at",
-            postgresql_where=text("status = 'queued'"), sqlite_where=text("status = 'queued'"),
+            "ix_jobs_due",
+            "run_at",
+            postgresql_where=text("status = 'queued'"),
+            sqlite_where=text("status = 'queued'"),
         ),
         Index("ix_jobs_status_updated", "status", "updated_at"),
     )

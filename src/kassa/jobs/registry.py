@@ -11,7 +11,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 
-class Retry(Exception):  # noqa: N818 - it is an instruction, not an error
+class Retry(Exception):
     """Raised by a handler to be run again after ``after`` (counts as an attempt)."""
 
     def __init__(self, after: timedelta, reason: str = "retry requested") -> None:

@@ -77,7 +77,9 @@ async def tick(session: AsyncSession, specs: dict[str, ScheduleSpec]) -> list[st
     """Enqueue every due schedule this caller wins; returns the names it enqueued."""
     now = clock.now()
     due = (
-        await session.execute(select(Schedule.name, Schedule.next_run_at).where(Schedule.next_run_at <= now))
+        await session.execute(
+            select(Schedule.name, Schedule.next_run_at).where(Schedule.next_run_at <= now)
+        )
     ).all()
     fired: list[str] = []
     for name, due_at in due:

@@ -26,7 +26,9 @@ class ClaimedJob:
     max_attempts: int
 
 
-async def claim(session: AsyncSession, worker_id: str, limit: int, lease: timedelta) -> list[ClaimedJob]:
+async def claim(
+    session: AsyncSession, worker_id: str, limit: int, lease: timedelta
+) -> list[ClaimedJob]:
     now = clock.now()
     due = (
         select(Job.id)
@@ -63,8 +65,14 @@ async def mark_succeeded(session: AsyncSession, job_ids: list[str], worker_id: s
     result = await session.execute(
         update(Job)
         .where(_owned(job_ids, worker_id))
-        .values(status=SUCCEEDED, finished_at=now, updated_at=now, locked_by=None,
-                lease_until=None, last_error=None)
+        .values(
+            status=SUCCEEDED,
+            finished_at=now,
+            updated_at=now,
+            locked_by=None,
+            lease_until=None,
+            last_error=None,
+        )
         .execution_options(synchronize_session=False)
     )
     return int(result.rowcount)  # type: ignore[attr-defined]
@@ -75,14 +83,20 @@ async def mark_failed(
 ) -> None:
     """Schedule a retry in ``retry_in``, or move the job to the dead letters when None."""
     now = clock.now()
-    values: dict[str, Any] = {"locked_by": None, "lease_until": None, "updated_at": now,
-                              "last_error": error[:4000]}
+    values: dict[str, Any] = {
+        "locked_by": None,
+        "lease_until": None,
+        "updated_at": now,
+        "last_error": error[:4000],
+    }
     if retry_in is None:
         values.update(status=DEAD, finished_at=now)
     else:
         values.update(status=QUEUED, run_at=now + retry_in)
     await session.execute(
-        update(Job).where(_owned([job.id], worker_id)).values(**values)
+        update(Job)
+        .where(_owned([job.id], worker_id))
+        .values(**values)
         .execution_options(synchronize_session=False)
     )
 
@@ -91,9 +105,16 @@ async def release(session: AsyncSession, job_ids: list[str], worker_id: str) -> 
     """Give unfinished jobs back (graceful shutdown); the attempt does not count."""
     now = clock.now()
     await session.execute(
-        update(Job).where(_owned(job_ids, worker_id))
-        .values(status=QUEUED, locked_by=None, lease_until=None, run_at=now, updated_at=now,
-                attempts=Job.attempts - 1)
+        update(Job)
+        .where(_owned(job_ids, worker_id))
+        .values(
+            status=QUEUED,
+            locked_by=None,
+            lease_until=None,
+            run_at=now,
+            updated_at=now,
+            attempts=Job.attempts - 1,
+        )
         .execution_options(synchronize_session=False)
     )
 
@@ -101,7 +122,8 @@ async def release(session: AsyncSession, job_ids: list[str], worker_id: str) -> 
 async def extend_leases(session: AsyncSession, worker_id: str, lease: timedelta) -> None:
     now = clock.now()
     await session.execute(
-        update(Job).where(Job.locked_by == worker_id, Job.status == RUNNING)
+        update(Job)
+        .where(Job.locked_by == worker_id, Job.status == RUNNING)
         .values(lease_until=now + lease)
         .execution_options(synchronize_session=False)
     )
@@ -111,9 +133,16 @@ async def requeue_expired(session: AsyncSession) -> int:
     """Jobs whose worker died (lease ran out) go back to the queue for another worker."""
     now = clock.now()
     result = await session.execute(
-        update(Job).where(Job.status == RUNNING, Job.lease_until < now)
-        .values(status=QUEUED, locked_by=None, lease_until=None, run_at=now, updated_at=now,
-                last_error="lease expired: the worker running it stopped")
+        update(Job)
+        .where(Job.status == RUNNING, Job.lease_until < now)
+        .values(
+            status=QUEUED,
+            locked_by=None,
+            lease_until=None,
+            run_at=now,
+            updated_at=now,
+            last_error="lease expired: the worker running it stopped",
+        )
         .execution_options(synchronize_session=False)
     )
     return int(result.rowcount)  # type: ignore[attr-defined]
@@ -132,7 +161,9 @@ async def queue_stats(session: AsyncSession) -> dict[str, float]:
     now = clock.now()
     queued, oldest = (
         await session.execute(
-            select(func.count(), func.min(Job.run_at)).where(Job.status == QUEUED, Job.run_at <= now)
+            select(func.count(), func.min(Job.run_at)).where(
+                Job.status == QUEUED, Job.run_at <= now
+            )
         )
     ).one()
     dead = await session.scalar(select(func.count()).where(Job.status == DEAD))

@@ -115,11 +115,14 @@ class Worker:
             await self._fail(job, "gave up: the job's worker stopped too many times", None)
             return
         if spec is None:
-            await self._fail(job, f"no handler registered for job {job.name!r}", timedelta(minutes=5))
+            await self._fail(
+                job, f"no handler registered for job {job.name!r}", timedelta(minutes=5)
+            )
             return
         async with self.sessions() as session:
-            ctx = JobContext(job.id, job.name, job.args, job.attempts, job.max_attempts,
-                             session, self.sessions)
+            ctx = JobContext(
+                job.id, job.name, job.args, job.attempts, job.max_attempts, session, self.sessions
+            )
             try:
                 async with asyncio.timeout(spec.timeout_seconds):
                     await spec.handler(ctx)
@@ -139,13 +142,23 @@ class Worker:
                 error, delay = str(retry), retry.after
             except TimeoutError:
                 await session.rollback()
-                error, delay = f"timed out after {spec.timeout_seconds:g}s", spec.backoff(job.attempts)
+                error, delay = (
+                    f"timed out after {spec.timeout_seconds:g}s",
+                    spec.backoff(job.attempts),
+                )
             except Exception as exc:
                 await session.rollback()
                 error = "".join(traceback.format_exception_only(exc)).strip()
                 delay = spec.backoff(job.attempts)
-                log.warning("job failed", extra={"job_id": job.id, "job": job.name,
-                                                 "attempt": job.attempts, "error": error})
+                log.warning(
+                    "job failed",
+                    extra={
+                        "job_id": job.id,
+                        "job": job.name,
+                        "attempt": job.attempts,
+                        "error": error,
+                    },
+                )
         await self._fail(job, error, delay if job.attempts < job.max_attempts else None)
 
     async def _fail(self, job: store.ClaimedJob, error: str, retry_in: timedelta | None) -> None:
@@ -161,9 +174,16 @@ class Worker:
             await store.extend_leases(session, self.id, self.lease)
             requeued = await store.requeue_expired(session)
             now = clock.now()
-            await store.heartbeat(session, WorkerHeartbeat(
-                id=self.id, host=socket.gethostname(), pid=os.getpid(),
-                started_at=self.started_at, heartbeat_at=now))
+            await store.heartbeat(
+                session,
+                WorkerHeartbeat(
+                    id=self.id,
+                    host=socket.gethostname(),
+                    pid=os.getpid(),
+                    started_at=self.started_at,
+                    heartbeat_at=now,
+                ),
+            )
         if requeued:
             log.warning("requeued jobs of a stopped worker", extra={"count": requeued})
 
@@ -188,7 +208,9 @@ class Worker:
     async def _shutdown(self) -> None:
         if self._running:
             log.info("waiting for running jobs", extra={"count": len(self._running)})
-            _, pending = await asyncio.wait(list(self._running.values()), timeout=self.grace_seconds)
+            _, pending = await asyncio.wait(
+                list(self._running.values()), timeout=self.grace_seconds
+            )
             if pending:
                 ids = list(self._running)
                 for task in pending:

@@ -31,10 +31,18 @@ class JobOut(BaseModel):
 
     @classmethod
     def of(cls, job: Job) -> JobOut:
-        return cls(id=job.id, name=job.name, status=job.status, args=job.args,
-                   attempts=job.attempts, max_attempts=job.max_attempts, run_at=job.run_at,
-                   last_error=job.last_error, created_at=job.created_at,
-                   finished_at=job.finished_at)
+        return cls(
+            id=job.id,
+            name=job.name,
+            status=job.status,
+            args=job.args,
+            attempts=job.attempts,
+            max_attempts=job.max_attempts,
+            run_at=job.run_at,
+            last_error=job.last_error,
+            created_at=job.created_at,
+            finished_at=job.finished_at,
+        )
 
 
 @router.get("", response_model=ListResponse[JobOut], summary="List jobs (newest first)")
@@ -46,8 +54,9 @@ async def list_jobs(
     status: Literal["queued", "running", "succeeded", "dead"] | None = Query(None),
     name: str | None = None,
 ) -> ListResponse[JobOut]:
-    rows = await admin.list_jobs(session, status=status, name=name, limit=limit + 1,
-                                 starting_after=starting_after)
+    rows = await admin.list_jobs(
+        session, status=status, name=name, limit=limit + 1, starting_after=starting_after
+    )
     return ListResponse(data=[JobOut.of(j) for j in rows[:limit]], has_more=len(rows) > limit)
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from typing import Any
 
 from fastapi import APIRouter, Response
@@ -16,6 +17,7 @@ from kassa.core.db import transaction
 from kassa.jobs.store import queue_stats
 
 router = APIRouter(tags=["operations"])
+log = logging.getLogger("kassa.api")
 
 WORKER_STALE_SECONDS = 60.0
 LAG_WARN_SECONDS = 30.0
@@ -51,10 +53,10 @@ async def health(state: State) -> JSONResponse:
         except Exception as exc:
             checks[name] = {"status": "down", "error": type(exc).__name__}
     statuses = {c.get("status") for c in checks.values()}
-    overall = "down" if database["status"] != "ok" else (
-        "ok" if statuses <= {"ok"} else "degraded")
-    return JSONResponse({"status": overall, "checks": checks},
-                        status_code=503 if overall == "down" else 200)
+    overall = "down" if database["status"] != "ok" else ("ok" if statuses <= {"ok"} else "degraded")
+    return JSONResponse(
+        {"status": overall, "checks": checks}, status_code=503 if overall == "down" else 200
+    )
 
 
 @router.get("/metrics", summary="Prometheus metrics", response_class=Response)
@@ -65,6 +67,6 @@ async def prometheus(state: State) -> Response:
         metrics.jobs_queued.set(stats["queued"])
         metrics.jobs_oldest_age.set(stats["oldest_age_seconds"])
         metrics.jobs_dead.set(stats["dead"])
-    except Exception:  # metrics must answer even when the database does not
-        pass
+    except Exception as exc:  # metrics must answer even when the database does not
+        log.warning("queue metrics unavailable: %s", type(exc).__name__)
     return Response(generate_latest(metrics.REGISTRY), media_type=CONTENT_TYPE_LATEST)
