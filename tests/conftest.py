@@ -157,6 +157,6 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
     terminalreporter.write_line(f"database backends exercised: {ran or 'none'}", bold=True)
     if "postgresql" not in _backend_runs:
         terminalreporter.write_line(
-            "PostgreSQL tests did not run (no server reachable); only SQLite was tested.",
+            "PostgreSQL tests did not run in this session (server unreachable, or none selected).",
             yellow=True,
         )

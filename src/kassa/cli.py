@@ -14,7 +14,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from kassa import __version__, composition
 from kassa.config_check import check_settings
-from kassa.core import migrate as migrations
 from kassa.core.db import create_engine, session_factory, transaction
 from kassa.core.errors import KassaError
 from kassa.core.logging import configure_logging
@@ -125,6 +124,8 @@ def migrate(
     ] = False,
 ) -> None:
     """Bring the database schema up to date (or --check it)."""
+    from kassa.core import migrate as migrations
+
     settings = _settings()
     url = settings.effective_database_url
     try:
@@ -149,6 +150,8 @@ def _safe_url(url: str) -> str:
 @app.command()
 def demo() -> None:
     """Create (once) and print the development demo account, admin user and test key."""
+    from kassa.core import migrate as migrations
+
     settings = _settings()
     if settings.is_production:
         _fail("the demo account exists only in development (KASSA_ENV=development).")
@@ -194,6 +197,7 @@ def run() -> None:
     In development it also creates a demo account, admin user and test API key on first
     start (kept in var/demo.json) and prints them every start.
     """
+    from kassa.core import migrate as migrations
     from kassa.runtime import Supervisor, child_commands
 
     settings = _settings()

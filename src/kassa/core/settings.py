@@ -12,12 +12,13 @@ import os
 import secrets
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import yaml
 from pydantic import AliasChoices, Field, SecretStr, field_validator
 from pydantic_settings import (
     BaseSettings,
+    NoDecode,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
 )
@@ -71,7 +72,9 @@ class Settings(BaseSettings):
         description="json or text; default text in development, json in production.",
     )
     api_workers: int = Field(1, ge=1, validation_alias=_alias("KASSA_API_WORKERS"))
-    plugins: list[str] = Field(default_factory=list, validation_alias=_alias("KASSA_PLUGINS"))
+    plugins: Annotated[list[str], NoDecode] = Field(
+        default_factory=list, validation_alias=_alias("KASSA_PLUGINS")
+    )
 
     # -- database -----------------------------------------------------------------------------
     database_url: str = Field("", validation_alias=_alias("KASSA_DATABASE_URL", "DATABASE_URL"))
@@ -97,6 +100,15 @@ class Settings(BaseSettings):
     user_token_ttl_seconds: int = Field(
         3600, ge=60, validation_alias=_alias("KASSA_USER_TOKEN_TTL_SECONDS")
     )
+    idempotency_ttl_hours: float = Field(
+        24.0, gt=0, validation_alias=_alias("KASSA_IDEMPOTENCY_TTL_HOURS")
+    )
+    idempotency_lock_timeout_seconds: float = Field(
+        60.0,
+        gt=0,
+        validation_alias=_alias("KASSA_IDEMPOTENCY_LOCK_TIMEOUT_SECONDS"),
+        description="After this long an unfinished request's key may be taken over.",
+    )
 
     # -- jobs ---------------------------------------------------------------------------------
     worker_concurrency: int = Field(32, ge=1, validation_alias=_alias("KASSA_WORKER_CONCURRENCY"))
@@ -105,6 +117,44 @@ class Settings(BaseSettings):
     )
     job_lease_seconds: int = Field(60, ge=5, validation_alias=_alias("KASSA_JOB_LEASE_SECONDS"))
     job_retention_hours: int = Field(72, ge=1, validation_alias=_alias("KASSA_JOB_RETENTION_HOURS"))
+
+    # -- outbound webhooks ---------------------------------------------------------------------
+    webhook_allow_private: bool = Field(
+        False,
+        validation_alias=_alias("KASSA_WEBHOOK_ALLOW_PRIVATE"),
+        description="Allow http:// and private/loopback/link-local targets (development only).",
+    )
+    webhook_timeout_seconds: float = Field(
+        15.0, gt=0, le=120, validation_alias=_alias("KASSA_WEBHOOK_TIMEOUT_SECONDS")
+    )
+    webhook_retry_schedule: str = Field(
+        "0,5s,5m,30m,2h,5h,10h,10h",
+        validation_alias=_alias("KASSA_WEBHOOK_RETRY_SCHEDULE"),
+        description="Delay before each attempt, comma-separated (s/m/h/d); ±20 % jitter.",
+    )
+    webhook_retry_after_max_seconds: float = Field(
+        3600.0, ge=0, validation_alias=_alias("KASSA_WEBHOOK_RETRY_AFTER_MAX_SECONDS")
+    )
+    webhook_max_in_flight_per_endpoint: int = Field(
+        10, ge=1, validation_alias=_alias("KASSA_WEBHOOK_MAX_IN_FLIGHT_PER_ENDPOINT")
+    )
+    webhook_disable_after_seconds: float = Field(
+        5 * 86400.0, gt=0, validation_alias=_alias("KASSA_WEBHOOK_DISABLE_AFTER_SECONDS")
+    )
+    webhook_failing_min_span_seconds: float = Field(
+        12 * 3600.0, ge=0, validation_alias=_alias("KASSA_WEBHOOK_FAILING_MIN_SPAN_SECONDS")
+    )
+    webhook_secret_grace_seconds: float = Field(
+        86400.0, ge=0, validation_alias=_alias("KASSA_WEBHOOK_SECRET_GRACE_SECONDS")
+    )
+
+    # -- email (notify) ------------------------------------------------------------------------
+    smtp_host: str | None = Field(None, validation_alias=_alias("KASSA_SMTP_HOST"))
+    smtp_port: int = Field(587, ge=1, le=65535, validation_alias=_alias("KASSA_SMTP_PORT"))
+    smtp_username: str | None = Field(None, validation_alias=_alias("KASSA_SMTP_USERNAME"))
+    smtp_password: SecretStr | None = Field(None, validation_alias=_alias("KASSA_SMTP_PASSWORD"))
+    smtp_from: str = Field("kassa@localhost", validation_alias=_alias("KASSA_SMTP_FROM"))
+    smtp_starttls: bool = Field(True, validation_alias=_alias("KASSA_SMTP_STARTTLS"))
 
     # -- providers (names from the seed documents) --------------------------------------------
     payment_provider: str = Field("mock", validation_alias=_alias("PAYMENT_PROVIDER"))
@@ -121,6 +171,35 @@ class Settings(BaseSettings):
     rise_wallet_private_key: SecretStr | None = Field(
         None, validation_alias=_alias("RISE_WALLET_PRIVATE_KEY")
     )
+
+    # -- pay-ins: providers, resilience, reconciliation ----------------------------------------
+    providers_enabled: str = Field(
+        "",
+        validation_alias=_alias("KASSA_PROVIDERS"),
+        description="Extra provider names payments may pick (comma-separated), e.g. mock_b.",
+    )
+    provider_failover: str = Field(
+        "",
+        validation_alias=_alias("KASSA_PROVIDER_FAILOVER"),
+        description="Failover order on transient errors, e.g. mock,mock_b (off when empty).",
+    )
+    provider_timeout_seconds: float = Field(
+        30.0, gt=0, validation_alias=_alias("KASSA_PROVIDER_TIMEOUT_SECONDS")
+    )
+    provider_retry_attempts: int = Field(
+        3, ge=1, le=10, validation_alias=_alias("KASSA_PROVIDER_RETRY_ATTEMPTS")
+    )
+    circuit_failure_threshold: int = Field(
+        5, ge=1, validation_alias=_alias("KASSA_CIRCUIT_FAILURE_THRESHOLD")
+    )
+    circuit_reset_seconds: float = Field(
+        30.0, gt=0, validation_alias=_alias("KASSA_CIRCUIT_RESET_SECONDS")
+    )
+    reconcile_after_seconds: float = Field(
+        120.0, gt=0, validation_alias=_alias("KASSA_RECONCILE_AFTER_SECONDS")
+    )
+    mock_failure_rate: float = Field(0.0, ge=0, le=1, validation_alias=_alias("MOCK_FAILURE_RATE"))
+    mock_payment_delay: float = Field(0.0, ge=0, validation_alias=_alias("MOCK_PAYMENT_DELAY"))
 
     @field_validator("plugins", mode="before")
     @classmethod
