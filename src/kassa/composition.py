@@ -9,6 +9,7 @@ from __future__ import annotations
 import importlib
 from datetime import timedelta
 
+from kassa.accounts import idempotency
 from kassa.core.settings import Settings
 from kassa.jobs import JobContext, register_job
 from kassa.jobs.admin import purge_finished
@@ -22,6 +23,7 @@ def build(settings: Settings) -> None:
     if _built:
         return
     _register_jobs_context(settings)
+    idempotency.register(settings)
     for module in settings.plugins:
         # A plugin is a module whose import registers extra jobs, subscribers or schedules.
         importlib.import_module(module)

@@ -5,10 +5,11 @@ Alembic (autogenerate and ``alembic check``) and the test fixtures use ``metadat
 
 from __future__ import annotations
 
+from kassa.accounts import idempotency as idempotency_models
 from kassa.accounts import models as accounts_models
 from kassa.core import audit
 from kassa.core.db import Base
 from kassa.jobs import models as jobs_models
 
 metadata = Base.metadata
-MODEL_MODULES = (audit, accounts_models, jobs_models)
+MODEL_MODULES = (audit, accounts_models, idempotency_models, jobs_models)

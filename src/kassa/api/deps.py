@@ -27,6 +27,7 @@ async def db_session(request: Request) -> AsyncIterator[AsyncSession]:
     """The request's unit of work: committed after the route returns, before the response
     is sent, so a client never sees a success that was not stored."""
     async with app_state(request).sessions() as session:
+        request.state.db_session = session  # the idempotency hook stores its response here
         yield session
         if session.in_transaction():
             await session.commit()
@@ -66,6 +67,7 @@ async def authenticate(request: Request, session: Session, state: State) -> Prin
         if wait:
             raise RateLimited(wait, "Too many requests for this API key.")
     context.update(actor=principal.actor)
+    request.state.principal = principal  # scopes the request's Idempotency-Key
     return principal
 
 

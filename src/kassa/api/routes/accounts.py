@@ -5,16 +5,16 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Literal
 
-from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict, Field
 
 from kassa.accounts import api_keys, users
 from kassa.accounts.accounts import get_account
 from kassa.accounts.models import ApiKey
 from kassa.api.deps import ReadAccess, Session, State, WriteAccess
+from kassa.api.idempotency import v1_router
 from kassa.api.pagination import ListResponse
 
-router = APIRouter(prefix="/v1", tags=["accounts"])
+router = v1_router(tags=["accounts"])  # POSTs honour Idempotency-Key
 Scope = Literal["read", "write", "refund"]
 ALL_SCOPES: tuple[Scope, ...] = ("read", "write", "refund")
 

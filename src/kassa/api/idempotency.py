@@ -1,0 +1,290 @@
+"""``Idempotency-Key`` for every POST of an API router, with Stripe's semantics.
+
+Use it by giving the router ``route_class=IdempotentRoute`` (``v1_router()`` does). Per request:
+
+1. FastAPI authenticates, checks scopes and validates the body as usual; failures there never
+   touch a key, so the client can fix the request and send the same key again.
+2. Right before the endpoint runs, the key is claimed for (account, key) in a short committed
+   transaction of the request's session. A key already used answers instead of the endpoint:
+   its stored response (``Idempotent-Replayed: true``), 400 ``idempotency_error`` for different
+   parameters, or 409 ``idempotency_in_flight`` while its first request is still running.
+3. The endpoint's response is stored in the request's own transaction, which the session
+   dependency commits after this handler returns and before the response is sent: a change and
+   its stored response exist together or not at all. Domain errors (404, 409, 402, ...) are
+   stored too; 401/403/429 and 5xx are not: the claim is released so the key can be retried.
+
+Routes without an authenticated caller (``/v1/auth/token``) ignore the header. Stored bodies
+are encrypted with a key derived from KASSA_SECRET_KEY (a create-API-key response holds a secret).
+"""
+
+from __future__ import annotations
+
+import base64
+import functools
+import hashlib
+import inspect
+import json
+import logging
+import re
+from collections.abc import Awaitable, Callable, Coroutine
+from contextvars import ContextVar
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+from urllib.parse import parse_qsl, urlencode
+
+from cryptography.fernet import Fernet, InvalidToken
+from fastapi import APIRouter, Request, Response
+from fastapi.routing import APIRoute
+from sqlalchemy.ext.asyncio import AsyncSession
+from starlette.concurrency import run_in_threadpool
+
+from kassa.accounts import idempotency as keys
+from kassa.accounts.principal import Principal
+from kassa.api.errors import problem, status_for
+from kassa.core.crypto import derive_key
+from kassa.core.errors import ConfigurationError, IdempotencyError, IdempotencyInFlight, KassaError
+from kassa.core.settings import Settings
+
+log = logging.getLogger("kassa.api.idempotency")
+
+HEADER = "Idempotency-Key"
+REPLAYED = "Idempotent-Replayed"
+_KEY_RE = re.compile(r"[\x20-\x7e]{1,255}")
+_STORED_HEADERS = ("content-type", "location", "link")
+_NOT_STORED = frozenset({401, 403, 429})
+
+Handler = Callable[[Request], Coroutine[Any, Any, Response]]
+
+
+def v1_router(**kwargs: Any) -> APIRouter:
+    """An ``APIRouter`` under ``/v1`` whose POST routes honour ``Idempotency-Key``."""
+    kwargs.setdefault("prefix", "/v1")
+    return APIRouter(route_class=IdempotentRoute, **kwargs)
+
+
+class IdempotentRoute(APIRoute):
+    """An APIRoute whose POSTs honour ``Idempotency-Key`` (see the module docstring)."""
+
+    def __init__(self, path: str, endpoint: Callable[..., Any], **kwargs: Any) -> None:
+        super().__init__(path, _claim_first(endpoint), **kwargs)
+
+    def get_route_handler(self) -> Handler:
+        handler = super().get_route_handler()
+        if "POST" not in (self.methods or ()):
+            return handler
+
+        async def idempotent(request: Request) -> Response:
+            key = request.headers.get(HEADER)
+            if key is None or request.method != "POST":
+                return await handler(request)
+            pending = _Pending(request, key)
+            token = _pending.set(pending)
+            try:
+                return await _handle(handler, pending)
+            finally:
+                _pending.reset(token)
+
+        return idempotent
+
+
+@dataclass
+class _Pending:
+    """One request with a key, from the handler to the claim in the endpoint wrapper."""
+
+    request: Request
+    key: str
+    claimed: bool = False
+    lock_id: str = ""
+    ident: keys.Request | None = None
+    session: AsyncSession | None = None
+
+
+_pending: ContextVar[_Pending | None] = ContextVar("kassa_idempotency", default=None)
+
+
+class _Answer(Exception):
+    """Raised by the claim to answer the request without running the endpoint."""
+
+    def __init__(self, response: Response) -> None:
+        super().__init__("idempotency answer")
+        self.response = response
+
+
+def _claim_first(endpoint: Callable[..., Any]) -> Callable[..., Awaitable[Any]]:
+    """Wrap an endpoint so the key is claimed after all dependencies and validation ran."""
+    is_async = inspect.iscoroutinefunction(endpoint)
+
+    @functools.wraps(endpoint)
+    async def endpoint_with_claim(*args: Any, **kwargs: Any) -> Any:
+        pending = _pending.get()
+        if pending is not None and not pending.claimed:
+            pending.claimed = True
+            await _claim(pending)
+        if is_async:
+            return await endpoint(*args, **kwargs)
+        return await run_in_threadpool(endpoint, *args, **kwargs)
+
+    return endpoint_with_claim
+
+
+async def _claim(pending: _Pending) -> None:
+    request = pending.request
+    principal: Principal | None = getattr(request.state, "principal", None)
+    session: AsyncSession | None = getattr(request.state, "db_session", None)
+    if principal is None or session is None:
+        return  # no authenticated account to scope the key to: no idempotency
+    if not _KEY_RE.fullmatch(pending.key):
+        raise _Answer(
+            problem(
+                400,
+                "invalid_idempotency_key",
+                "Idempotency-Key must be 1 to 255 printable ASCII characters.",
+                param=HEADER,
+            )
+        )
+    settings: Settings = request.app.state.kassa.settings
+    ident = keys.Request(
+        account_id=principal.account_id or principal.actor,
+        key=pending.key,
+        fingerprint=fingerprint(
+            request.method, request.url.path, request.url.query, await request.body()
+        ),
+        method=request.method,
+        path=request.url.path,
+    )
+    try:
+        outcome = await keys.claim(
+            session,
+            ident,
+            ttl=timedelta(hours=settings.idempotency_ttl_hours),
+            lock_timeout=timedelta(seconds=settings.idempotency_lock_timeout_seconds),
+        )
+    except IdempotencyInFlight as exc:
+        await session.rollback()
+        retry_after = str(exc.details.get("retry_after", 1))
+        raise _Answer(
+            problem(409, exc.code, exc.message, headers={"Retry-After": retry_after})
+        ) from None
+    except IdempotencyError as exc:
+        await session.rollback()
+        raise _Answer(problem(400, exc.code, exc.message, param=exc.param)) from None
+    if isinstance(outcome, keys.Stored):
+        await session.rollback()
+        raise _Answer(_replay(request, outcome))
+    await session.commit()  # the claim is visible to every other process from here on
+    pending.lock_id, pending.ident, pending.session = outcome.lock_id, ident, session
+
+
+async def _handle(handler: Handler, pending: _Pending) -> Response:
+    try:
+        response = await handler(pending.request)
+    except _Answer as answer:
+        return answer.response
+    except Exception as exc:
+        if not pending.lock_id:
+            raise
+        if isinstance(exc, KassaError) and _storable(status_for(exc)):
+            stored = await _error_response(pending.request, exc)
+            if stored is not None:
+                assert pending.session is not None
+                await pending.session.rollback()  # the route's partial changes
+                await _store(pending, stored)
+                return stored
+        await _release(pending)
+        raise
+    if not pending.lock_id:
+        return response
+    if _storable(response.status_code) and isinstance(getattr(response, "body", None), bytes):
+        await _store(pending, response)
+    else:
+        await _release(pending, commit=False)  # rides along with the route's commit
+    return response
+
+
+def _storable(status: int) -> bool:
+    return status < 500 and status not in _NOT_STORED
+
+
+async def _store(pending: _Pending, response: Response) -> None:
+    """Write the response into the request's transaction (committed by the session dependency)."""
+    assert pending.session is not None and pending.ident is not None
+    headers = {k: v for k, v in response.headers.items() if k in _STORED_HEADERS}
+    stored = await keys.finish(
+        pending.session,
+        pending.ident,
+        lock_id=pending.lock_id,
+        status_code=response.status_code,
+        headers=headers,
+        body=_box(pending.request).encrypt(bytes(response.body)),
+    )
+    if not stored:
+        # This request outlived the lock timeout and a retry took the key over: undo our work.
+        await pending.session.rollback()
+        raise IdempotencyInFlight(
+            "This request took longer than the idempotency lock timeout and a retry with the "
+            "same Idempotency-Key took over; nothing was changed by this one."
+        )
+
+
+async def _release(pending: _Pending, *, commit: bool = True) -> None:
+    assert pending.session is not None and pending.ident is not None
+    session = pending.session
+    try:
+        if commit:
+            await session.rollback()
+        await keys.release(session, pending.ident, lock_id=pending.lock_id)
+        if commit:
+            await session.commit()
+    except Exception:  # the lock timeout frees the key later
+        log.warning("could not release an idempotency key", exc_info=True)
+
+
+async def _error_response(request: Request, exc: KassaError) -> Response | None:
+    """The response the app's own exception handler gives ``exc``."""
+    handlers: dict[Any, Callable[..., Any]] = request.app.exception_handlers
+    for cls in type(exc).__mro__:
+        if cls in handlers:
+            result = handlers[cls](request, exc)
+            response = await result if inspect.isawaitable(result) else result
+            return response if isinstance(response, Response) else None
+    return None
+
+
+def _replay(request: Request, stored: keys.Stored) -> Response:
+    try:
+        body = _box(request).decrypt(stored.body)
+    except InvalidToken as exc:
+        raise ConfigurationError(
+            "A stored idempotent response cannot be decrypted: KASSA_SECRET_KEY changed."
+        ) from exc
+    headers = {**stored.headers, REPLAYED: "true"}
+    return Response(content=body, status_code=stored.status_code, headers=headers)
+
+
+def fingerprint(method: str, path: str, query: str, body: bytes) -> str:
+    """What "the same request" means: method, path, query and the canonical JSON body."""
+    canonical = body
+    if body.strip():
+        try:
+            parsed = json.loads(body)
+        except ValueError:
+            pass  # not JSON: compare the bytes
+        else:
+            canonical = json.dumps(
+                parsed, sort_keys=True, separators=(",", ":"), ensure_ascii=False
+            ).encode()
+    query = urlencode(sorted(parse_qsl(query, keep_blank_values=True)))
+    digest = hashlib.sha256(f"{method} {path}?{query}\n".encode())
+    digest.update(canonical)
+    return digest.hexdigest()
+
+
+def _box(request: Request) -> Fernet:
+    box: Fernet | None = getattr(request.app.state, "idempotency_box", None)
+    if box is None:
+        settings: Settings = request.app.state.kassa.settings
+        key = derive_key(settings.secret_key_bytes(), "kassa.idempotency-responses")
+        box = Fernet(base64.urlsafe_b64encode(key))
+        request.app.state.idempotency_box = box
+    return box
