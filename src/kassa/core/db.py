@@ -70,7 +70,9 @@ def is_sqlite_url(url: str) -> bool:
     return url.startswith("sqlite")
 
 
-def create_engine(url: str, *, pool_size: int = 10, echo: bool = False) -> AsyncEngine:
+def create_engine(
+    url: str, *, pool_size: int = 10, echo: bool = False, pre_ping: bool = True
+) -> AsyncEngine:
     """An async engine; SQLite gets WAL, foreign keys, a busy timeout and BEGIN IMMEDIATE."""
     if is_sqlite_url(url):
         path = url.split(":///", 1)[1] if ":///" in url else ""
@@ -80,7 +82,7 @@ def create_engine(url: str, *, pool_size: int = 10, echo: bool = False) -> Async
         _configure_sqlite(engine)
         return engine
     return create_async_engine(
-        url, echo=echo, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True
+        url, echo=echo, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=pre_ping
     )
 
 

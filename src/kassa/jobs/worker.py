@@ -3,7 +3,12 @@
 A job is marked done in the handler's own transaction, so database-only handlers take effect
 exactly once. A worker that dies (even SIGKILL) loses nothing: its leases run out and another
 worker requeues and runs its jobs. On SIGTERM/SIGINT it stops claiming, lets running jobs
-finish for ``grace_seconds`` and hands back the rest.
+finish for ``grace_seconds`` (still extending their leases) and hands back the rest.
+
+Throughput: claims are made in batches (once ``refill`` slots are free, not after every job),
+and jobs whose handlers never touched the database are finished together in the next claim's
+transaction; a handler that did write is finished in its own transaction, atomically with
+its writes.
 """
 
 from __future__ import annotations
@@ -13,6 +18,7 @@ import contextlib
 import logging
 import os
 import socket
+import time
 import traceback
 from datetime import timedelta
 
@@ -39,16 +45,21 @@ class Worker:
         schedules: dict[str, ScheduleSpec] | None = None,
         concurrency: int = 32,
         poll_interval: float = 0.2,
-        lease_seconds: int = 60,
+        lease_seconds: float = 60,
         grace_seconds: float = 30.0,
+        tick_interval: float = 1.0,
+        unknown_job_delay: timedelta = timedelta(minutes=1),
     ) -> None:
         self.sessions = sessions
         self.registry = registry
         self.schedules = SCHEDULES if schedules is None else schedules
         self.concurrency = concurrency
+        self.refill = max(1, concurrency // 4)
         self.poll_interval = poll_interval
         self.lease = timedelta(seconds=lease_seconds)
         self.grace_seconds = grace_seconds
+        self.tick_interval = tick_interval
+        self.unknown_job_delay = unknown_job_delay
         self.id = f"{socket.gethostname()}:{os.getpid()}:{new_ulid()[-6:]}"
         self.started_at = clock.now()
         self._running: dict[str, asyncio.Task[None]] = {}
@@ -57,46 +68,77 @@ class Worker:
 
     # -- main loop ------------------------------------------------------------------------
     async def run(self, stop: asyncio.Event) -> None:
+        """Run until ``stop`` is set, then finish or release what is running."""
         log.info("worker started", extra={"worker_id": self.id, "concurrency": self.concurrency})
         async with transaction(self.sessions) as session:
             await scheduler.sync_schedules(session, self.schedules)
         await self.maintain()
         upkeep = asyncio.create_task(self._upkeep(stop))
+        relay = asyncio.create_task(self._relay(stop))
         try:
             while not stop.is_set():
-                claimed = await self._claim_and_start()
-                await self._flush_done()
-                if claimed == 0 or len(self._running) >= self.concurrency:
-                    await self._wait(stop)
+                self._wake.clear()
+                try:
+                    await self._step()
+                except Exception:  # e.g. the database is briefly down: keep going
+                    log.exception("claiming jobs failed; will try again")
+                    await asyncio.sleep(min(5.0, self.poll_interval * 10))
+                await self._wait()
         finally:
-            upkeep.cancel()
+            relay.cancel()
             await self._shutdown()
+            upkeep.cancel()  # only now: leases of finishing jobs are extended until here
+            with contextlib.suppress(asyncio.CancelledError):
+                await upkeep
         log.info("worker stopped", extra={"worker_id": self.id})
 
-    async def _claim_and_start(self) -> int:
+    async def run_due(self) -> int:
+        """Run every job that is due now to its end, then return how many ran (for tests and
+        one-off runs; ``run`` is the long-running loop)."""
+        ran = 0
+        while True:
+            started = await self._step()
+            if not started and not self._running:
+                break
+            ran += started
+            if self._running:
+                await asyncio.wait(list(self._running.values()))
+        await self._flush_done()
+        return ran
+
+    async def _step(self) -> int:
+        """Finish the batch of done jobs and claim jobs for the free slots, in one transaction."""
         free = self.concurrency - len(self._running)
-        if free <= 0:
+        done, self._done = self._done, []
+        if free <= 0 and not done:
             return 0
-        async with transaction(self.sessions) as session:
-            claimed = await store.claim(session, self.id, free, self.lease)
+        try:
+            async with transaction(self.sessions) as session:
+                await store.mark_succeeded(session, done, self.id)
+                claimed = await store.claim(session, self.id, free, self.lease) if free else []
+        except BaseException:
+            self._done = done + self._done  # try again next time
+            raise
         for job in claimed:
             self._running[job.id] = asyncio.create_task(self._run_one(job))
         return len(claimed)
 
-    async def _wait(self, stop: asyncio.Event) -> None:
-        self._wake.clear()
-        waiters = [asyncio.create_task(self._wake.wait()), asyncio.create_task(stop.wait())]
-        await asyncio.wait(waiters, timeout=self.poll_interval, return_when=asyncio.FIRST_COMPLETED)
-        for waiter in waiters:
-            waiter.cancel()
+    async def _wait(self) -> None:
+        """Until enough slots are free (a job finishing wakes us), a schedule fired, or stop;
+        at most ``poll_interval`` so new jobs are found."""
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(self.poll_interval):
+                await self._wake.wait()
+
+    async def _relay(self, stop: asyncio.Event) -> None:
+        await stop.wait()
+        self._wake.set()
 
     async def _flush_done(self) -> None:
-        """Finish, in one statement, the jobs whose handlers never touched the database."""
-        if not self._done:
-            return
-        done, self._done = self._done, []
-        async with transaction(self.sessions) as session:
-            await store.mark_succeeded(session, done, self.id)
+        if self._done:
+            done, self._done = self._done, []
+            async with transaction(self.sessions) as session:
+                await store.mark_succeeded(session, done, self.id)
 
     # -- one job ----------------------------------------------------------------------------
     async def _run_one(self, job: store.ClaimedJob) -> None:
@@ -107,17 +149,20 @@ class Worker:
             log.exception("job bookkeeping failed", extra={"job_id": job.id})
         finally:
             self._running.pop(job.id, None)
-            self._wake.set()
+            if self.concurrency - len(self._running) >= self.refill or not self._running:
+                self._wake.set()
 
     async def _execute(self, job: store.ClaimedJob) -> None:
         spec = self.registry.get(job.name)
         if job.attempts > job.max_attempts:
             await self._fail(job, "gave up: the job's worker stopped too many times", None)
             return
-        if spec is None:
-            await self._fail(
-                job, f"no handler registered for job {job.name!r}", timedelta(minutes=5)
-            )
+        if spec is None:  # e.g. a newer release enqueued it: keep it for a worker that knows it
+            async with transaction(self.sessions) as session:
+                reason = f"no handler registered for job {job.name!r} on this worker"
+                await store.postpone(session, job, self.id, reason, self.unknown_job_delay)
+            jobs_run.labels(job.name, "unknown").inc()
+            log.warning("no handler for job", extra={"job_id": job.id, "job": job.name})
             return
         async with self.sessions() as session:
             ctx = JobContext(
@@ -142,22 +187,15 @@ class Worker:
                 error, delay = str(retry), retry.after
             except TimeoutError:
                 await session.rollback()
-                error, delay = (
-                    f"timed out after {spec.timeout_seconds:g}s",
-                    spec.backoff(job.attempts),
-                )
+                error = f"timed out after {spec.timeout_seconds:g}s"
+                delay = spec.backoff(job.attempts)
             except Exception as exc:
                 await session.rollback()
                 error = "".join(traceback.format_exception_only(exc)).strip()
                 delay = spec.backoff(job.attempts)
                 log.warning(
                     "job failed",
-                    extra={
-                        "job_id": job.id,
-                        "job": job.name,
-                        "attempt": job.attempts,
-                        "error": error,
-                    },
+                    extra={"job_id": job.id, "job": job.name, "attempt": job.attempts},
                 )
         await self._fail(job, error, delay if job.attempts < job.max_attempts else None)
 
@@ -169,7 +207,8 @@ class Worker:
             log.error("job moved to dead letters", extra={"job_id": job.id, "job": job.name})
 
     # -- upkeep: leases, expired jobs, heartbeat, schedules ----------------------------------
-    async def maintain(self) -> None:
+    async def maintain(self) -> int:
+        """Extend this worker's leases, requeue jobs of dead workers, beat; returns requeued."""
         async with transaction(self.sessions) as session:
             await store.extend_leases(session, self.id, self.lease)
             requeued = await store.requeue_expired(session)
@@ -186,24 +225,32 @@ class Worker:
             )
         if requeued:
             log.warning("requeued jobs of a stopped worker", extra={"count": requeued})
+            self._wake.set()
+        return requeued
+
+    async def tick(self) -> list[str]:
+        """Enqueue the schedules that are due (exactly once across all workers)."""
+        async with transaction(self.sessions) as session:
+            fired = await scheduler.tick(session, self.schedules)
+        if fired:
+            self._wake.set()
+            log.info("schedules fired", extra={"schedules": fired})
+        return fired
 
     async def _upkeep(self, stop: asyncio.Event) -> None:
-        lease_every = max(1.0, self.lease.total_seconds() / 4)
-        since_lease = 0.0
-        while not stop.is_set():
+        """Runs until cancelled (after shutdown), so leases stay fresh while jobs finish."""
+        lease_every = max(0.5, self.lease.total_seconds() / 4)
+        last_lease = time.monotonic()
+        while True:
+            await asyncio.sleep(self.tick_interval)
             try:
-                async with transaction(self.sessions) as session:
-                    fired = await scheduler.tick(session, self.schedules)
-                if fired:
-                    self._wake.set()
-                    log.info("schedules fired", extra={"schedules": fired})
-                if since_lease >= lease_every:
-                    since_lease = 0.0
+                if not stop.is_set():
+                    await self.tick()
+                if time.monotonic() - last_lease >= lease_every:
+                    last_lease = time.monotonic()
                     await self.maintain()
             except Exception:
                 log.exception("worker upkeep failed; will try again")
-            await asyncio.sleep(1.0)
-            since_lease += 1.0
 
     async def _shutdown(self) -> None:
         if self._running:
@@ -212,10 +259,17 @@ class Worker:
                 list(self._running.values()), timeout=self.grace_seconds
             )
             if pending:
-                ids = list(self._running)
+                unfinished = list(self._running)
                 for task in pending:
                     task.cancel()
-                with contextlib.suppress(Exception):
+                await asyncio.gather(*pending, return_exceptions=True)
+                try:
                     async with transaction(self.sessions) as session:
-                        await store.release(session, ids, self.id)
-        await self._flush_done()
+                        released = await store.release(session, unfinished, self.id)
+                    log.warning("released unfinished jobs", extra={"count": released})
+                except Exception:  # their leases will run out and another worker takes them
+                    log.exception("could not release unfinished jobs")
+        try:
+            await self._flush_done()
+        except Exception:  # they run again after their leases expire (at least once)
+            log.exception("could not mark finished jobs")
