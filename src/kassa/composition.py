@@ -14,6 +14,7 @@ from kassa.core.settings import Settings
 from kassa.jobs import JobContext, register_job
 from kassa.jobs.admin import purge_finished
 from kassa.jobs.scheduler import register_schedule
+from kassa.webhooks.outbound.jobs import register as _webhooks_register
 
 _built = False
 
@@ -23,6 +24,7 @@ def build(settings: Settings) -> None:
     if _built:
         return
     _register_jobs_context(settings)
+    _webhooks_register(settings)
     idempotency.register(settings)
     for module in settings.plugins:
         # A plugin is a module whose import registers extra jobs, subscribers or schedules.

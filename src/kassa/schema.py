@@ -10,6 +10,7 @@ from kassa.accounts import models as accounts_models
 from kassa.core import audit
 from kassa.core.db import Base
 from kassa.jobs import models as jobs_models
+from kassa.webhooks.outbound import models as webhooks_outbound_models
 
 metadata = Base.metadata
-MODEL_MODULES = (audit, accounts_models, idempotency_models, jobs_models)
+MODEL_MODULES = (audit, accounts_models, idempotency_models, jobs_models, webhooks_outbound_models)

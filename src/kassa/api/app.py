@@ -13,6 +13,8 @@ from kassa.accounts.ratelimit import MemoryRateLimiter, RateLimiter, RedisRateLi
 from kassa.api import errors
 from kassa.api.middleware import KassaMiddleware
 from kassa.api.routes import accounts, jobs, system
+from kassa.api.routes import events as events_routes
+from kassa.api.routes import webhook_endpoints as webhook_endpoint_routes
 from kassa.api.state import AppState
 from kassa.core.crypto import derive_key
 from kassa.core.db import create_engine, session_factory
@@ -71,4 +73,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     for module in (system, accounts, jobs):
         app.include_router(module.router)
+    app.include_router(webhook_endpoint_routes.router)
+    app.include_router(events_routes.router)
     return app

@@ -1,0 +1,1 @@
+"""Webhooks: inbound provider webhooks and outbound webhooks to merchants."""

@@ -1,0 +1,1 @@
+"""Outbound webhooks: merchant endpoints, signed deliveries with retries, replay, auto-disable."""

@@ -1,0 +1,272 @@
+"""Delivering events: fan-out to matching endpoints, then one job per (event, endpoint) attempt.
+
+Each attempt is a job with ``{"delivery_id", "trigger", "n"}``. The handler reads what it needs
+and commits, POSTs outside any transaction, then records the attempt, the delivery's new state,
+the endpoint's health and the next attempt's job in the job's own transaction, so the record
+and the job's completion are one commit. A worker killed mid-POST loses its lease and another
+worker runs the same job again: at least once, with the same ``webhook-id``.
+
+Per endpoint and process at most ``max_in_flight`` POSTs run at once (one while the endpoint is
+failing); a job over the limit is put back a moment later instead of holding a worker slot, so
+a hanging endpoint cannot starve deliveries to the others.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import time
+from collections import Counter
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from typing import Any
+
+import orjson
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from kassa.core import clock
+from kassa.core.crypto import SecretBox
+from kassa.core.ids import new_id
+from kassa.jobs import JobContext, enqueue
+from kassa.jobs.models import Event
+from kassa.webhooks.outbound import health
+from kassa.webhooks.outbound.catalog import ABOUT_AN_ENDPOINT, PING, matches
+from kassa.webhooks.outbound.config import OutboundConfig
+from kassa.webhooks.outbound.endpoints import iso, signing_secrets
+from kassa.webhooks.outbound.models import (
+    FAILED,
+    PENDING,
+    SUCCEEDED,
+    WebhookAttempt,
+    WebhookDelivery,
+    WebhookEndpoint,
+)
+from kassa.webhooks.outbound.schedule import jittered, next_delay, parse_retry_after
+from kassa.webhooks.outbound.sender import Outcome, Sender
+from kassa.webhooks.outbound.signing import signed_headers
+
+log = logging.getLogger("kassa.webhooks")
+
+DELIVER_JOB = "webhooks.deliver"
+FAN_OUT_JOB = "webhooks.fan_out"
+SCHEDULED, MANUAL = "scheduled", "manual"
+
+
+def event_body(event: Event) -> bytes:
+    """The payload of seed 002: id, type, created_at, livemode and the object in ``data``."""
+    return orjson.dumps(
+        {
+            "id": event.id,
+            "type": event.type,
+            "created_at": iso(event.created_at),
+            "livemode": event.livemode,
+            "data": event.data,
+        }
+    )
+
+
+def new_delivery(session: AsyncSession, event: Event, endpoint: WebhookEndpoint) -> WebhookDelivery:
+    now = clock.now()
+    delivery = WebhookDelivery(
+        id=new_id("whd"),
+        event_id=event.id,
+        endpoint_id=endpoint.id,
+        account_id=endpoint.account_id,
+        status=PENDING,
+        attempt_count=0,
+        next_attempt_at=now,
+        created_at=now,
+        updated_at=now,
+    )
+    session.add(delivery)
+    return delivery
+
+
+def queue_attempt(
+    session: AsyncSession, delivery_id: str, *, trigger: str, n: int, run_at: datetime | None = None
+) -> None:
+    enqueue(
+        session,
+        DELIVER_JOB,
+        {"delivery_id": delivery_id, "trigger": trigger, "n": n},
+        run_at=run_at,
+    )
+
+
+async def fan_out(session: AsyncSession, event_id: str, config: OutboundConfig) -> int:
+    """Create a delivery and its first attempt for every enabled endpoint the event matches."""
+    event = await session.get(Event, event_id)
+    if event is None or event.account_id is None or event.type == PING:
+        return 0
+    endpoints = (
+        await session.scalars(
+            select(WebhookEndpoint).where(
+                WebhookEndpoint.account_id == event.account_id,
+                WebhookEndpoint.livemode == event.livemode,
+                WebhookEndpoint.enabled.is_(True),
+                WebhookEndpoint.deleted_at.is_(None),
+            )
+        )
+    ).all()
+    about = event.data.get("id") if event.type in ABOUT_AN_ENDPOINT else None
+    first = clock.now() + jittered(config.schedule[0])
+    count = 0
+    for endpoint in endpoints:
+        if endpoint.id != about and matches(endpoint.enabled_events, event.type):
+            delivery = new_delivery(session, event, endpoint)
+            delivery.next_attempt_at = first
+            queue_attempt(session, delivery.id, trigger=SCHEDULED, n=1, run_at=first)
+            count += 1
+    return count
+
+
+class Deliverer:
+    """Runs delivery attempts; one per worker process (it owns the HTTP session)."""
+
+    def __init__(
+        self,
+        config: OutboundConfig,
+        box: SecretBox,
+        *,
+        wall_time: Callable[[], float] = time.time,
+    ) -> None:
+        self.config = config
+        self.box = box
+        self.sender = Sender(timeout=config.timeout, allow_private=config.allow_private)
+        self.wall_time = (
+            wall_time  # signature timestamps are wall-clock seconds, as receivers check
+        )
+        self.in_flight: Counter[str] = Counter()
+
+    async def close(self) -> None:
+        await self.sender.close()
+
+    async def handle(self, ctx: JobContext) -> None:
+        session, args = ctx.session, ctx.args
+        trigger, n = str(args.get("trigger", SCHEDULED)), int(args.get("n", 1))
+        row = (
+            await session.execute(
+                select(WebhookDelivery, WebhookEndpoint, Event)
+                .join(WebhookEndpoint, WebhookEndpoint.id == WebhookDelivery.endpoint_id)
+                .join(Event, Event.id == WebhookDelivery.event_id)
+                .where(WebhookDelivery.id == args["delivery_id"])
+            )
+        ).one_or_none()
+        if row is None:
+            return
+        delivery, endpoint, event = row
+        if trigger == SCHEDULED and delivery.status != PENDING:
+            return  # already delivered (by a replay) or given up: nothing to do
+        if endpoint.deleted_at is not None or (not endpoint.enabled and event.type != PING):
+            await self._give_up(session, delivery, "the endpoint is disabled or deleted")
+            return
+        limit = 1 if endpoint.failing_since is not None else self.config.max_in_flight
+        if self.in_flight[endpoint.id] >= limit:
+            pause = 5.0 if endpoint.failing_since is not None else 0.5
+            later = clock.now() + timedelta(seconds=pause * random.uniform(0.5, 1.5))
+            queue_attempt(session, delivery.id, trigger=trigger, n=n, run_at=later)
+            return
+        self.in_flight[endpoint.id] += 1  # taken before any await, so the check holds
+        try:
+            body = event_body(event)
+            headers = signed_headers(
+                signing_secrets(endpoint, self.box, clock.now()),
+                event.id,
+                int(self.wall_time()),
+                body,
+            )
+            await session.commit()  # no transaction stays open during the HTTP request
+            outcome = await self.sender.post(endpoint.url, headers, body)
+        finally:
+            self.in_flight[endpoint.id] -= 1
+            if self.in_flight[endpoint.id] <= 0:
+                del self.in_flight[endpoint.id]
+        await self._record(session, delivery, endpoint, headers, outcome, trigger=trigger, n=n)
+
+    async def _give_up(self, session: AsyncSession, delivery: WebhookDelivery, why: str) -> None:
+        await session.execute(
+            update(WebhookDelivery)
+            .where(WebhookDelivery.id == delivery.id, WebhookDelivery.status == PENDING)
+            .values(status=FAILED, last_error=why, next_attempt_at=None, updated_at=clock.now())
+            .execution_options(synchronize_session=False)
+        )
+
+    async def _record(
+        self,
+        session: AsyncSession,
+        delivery: WebhookDelivery,
+        endpoint: WebhookEndpoint,
+        headers: dict[str, str],
+        outcome: Outcome,
+        *,
+        trigger: str,
+        n: int,
+    ) -> None:
+        now = clock.now()
+        session.add(
+            WebhookAttempt(
+                id=new_id("wha"),
+                delivery_id=delivery.id,
+                endpoint_id=endpoint.id,
+                event_id=delivery.event_id,
+                trigger=trigger,
+                url=endpoint.url,
+                request_headers=headers,
+                response_status=outcome.status,
+                response_body=outcome.body,
+                duration_ms=outcome.duration_ms,
+                error=outcome.error,
+                succeeded=outcome.ok,
+                created_at=now,
+            )
+        )
+        values: dict[str, Any] = {
+            "attempt_count": WebhookDelivery.attempt_count + 1,
+            "last_status_code": outcome.status,
+            "last_error": outcome.error,
+            "updated_at": now,
+        }
+        where: list[Any] = [WebhookDelivery.id == delivery.id]
+        gone = outcome.status == 410
+        if outcome.ok:
+            values.update(status=SUCCEEDED, delivered_at=now, next_attempt_at=None)
+            await health.record_success(session, endpoint, now)
+        else:
+            where.append(WebhookDelivery.status != SUCCEEDED)
+            if trigger == SCHEDULED:
+                delay = None if gone else self._retry_delay(outcome, n, now)
+                if delay is None:
+                    values.update(status=FAILED, next_attempt_at=None)
+                else:
+                    values.update(next_attempt_at=now + delay)
+                    queue_attempt(
+                        session, delivery.id, trigger=SCHEDULED, n=n + 1, run_at=now + delay
+                    )
+            elif gone:
+                values.update(status=FAILED, next_attempt_at=None)
+            await health.record_failure(session, endpoint, now, self.config, gone=gone)
+        result = await session.execute(
+            update(WebhookDelivery)
+            .where(*where)
+            .values(**values)
+            .execution_options(synchronize_session=False)
+        )
+        if not outcome.ok and int(result.rowcount) == 0:  # type: ignore[attr-defined]
+            # Delivered meanwhile (a replay won): count the attempt, keep the status.
+            await session.execute(
+                update(WebhookDelivery)
+                .where(WebhookDelivery.id == delivery.id)
+                .values(attempt_count=WebhookDelivery.attempt_count + 1, updated_at=now)
+                .execution_options(synchronize_session=False)
+            )
+
+    def _retry_delay(self, outcome: Outcome, n: int, now: datetime) -> timedelta | None:
+        """The schedule's next delay, or the receiver's Retry-After (capped) while attempts last."""
+        scheduled = next_delay(self.config.schedule, n)
+        if scheduled is None:
+            return None
+        asked = parse_retry_after(outcome.retry_after, now=now)
+        if asked is not None:
+            return min(asked, self.config.retry_after_max)
+        return scheduled

@@ -1,0 +1,150 @@
+"""Endpoint health: failing streaks, the failing notice, auto-disable and recovery.
+
+An endpoint's streak starts with its first failure after a success (``failing_since``). Once
+failures have spread over ``failing_min_span`` (12 h) the merchant is told it is failing; once
+the streak reaches ``disable_after`` (5 days, never less than the span) it is disabled. Each
+notice is a ``webhook_endpoint.*`` event (sent to the account's other endpoints) and an email.
+A success ends the streak, and announces the recovery if the failing notice went out.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from sqlalchemy import update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from kassa.jobs import emit, enqueue
+from kassa.webhooks.outbound.catalog import DISABLED, FAILING, RECOVERED
+from kassa.webhooks.outbound.config import OutboundConfig
+from kassa.webhooks.outbound.endpoints import to_dict
+from kassa.webhooks.outbound.models import WebhookEndpoint
+
+EMAIL_JOB = "webhooks.email"
+SUCCESS_STAMP_EVERY = timedelta(seconds=60)
+
+
+async def _claim(
+    session: AsyncSession, endpoint_id: str, *conditions: object, **values: object
+) -> bool:
+    """A conditional update: True for the one caller that made the change."""
+    result = await session.execute(
+        update(WebhookEndpoint)
+        .where(WebhookEndpoint.id == endpoint_id, *conditions)  # type: ignore[arg-type]
+        .values(**values)
+        .execution_options(synchronize_session=False)
+    )
+    return int(result.rowcount) == 1  # type: ignore[attr-defined]
+
+
+def _notify(
+    session: AsyncSession, endpoint: WebhookEndpoint, event_type: str, subject: str, text: str
+) -> None:
+    emit(
+        session,
+        event_type,
+        to_dict(endpoint),
+        account_id=endpoint.account_id,
+        livemode=endpoint.livemode,
+    )
+    enqueue(
+        session, EMAIL_JOB, {"account_id": endpoint.account_id, "subject": subject, "body": text}
+    )
+
+
+async def record_success(session: AsyncSession, endpoint: WebhookEndpoint, now: datetime) -> None:
+    """Ends a failing streak; touches the row only when something changes (hot rows are slow)."""
+    if endpoint.failing_since is None:
+        if endpoint.last_success_at is None or now - endpoint.last_success_at > SUCCESS_STAMP_EVERY:
+            await _claim(session, endpoint.id, last_success_at=now)
+        return
+    was_notified = endpoint.failing_notified_at is not None
+    changed = await _claim(
+        session,
+        endpoint.id,
+        WebhookEndpoint.failing_since.is_not(None),
+        failing_since=None,
+        failing_notified_at=None,
+        last_success_at=now,
+    )
+    if changed and was_notified:
+        endpoint.failing_since, endpoint.failing_notified_at = None, None
+        endpoint.last_success_at = now
+        _notify(
+            session,
+            endpoint,
+            RECOVERED,
+            "Webhook endpoint recovered",
+            f"Your webhook endpoint {endpoint.url} ({endpoint.id}) accepts deliveries again.\n",
+        )
+
+
+async def record_failure(
+    session: AsyncSession,
+    endpoint: WebhookEndpoint,
+    now: datetime,
+    config: OutboundConfig,
+    *,
+    gone: bool = False,
+) -> None:
+    if gone:
+        await disable(session, endpoint, now, code="gone", why="it answered 410 Gone")
+        return
+    since = endpoint.failing_since
+    if since is None:
+        await _claim(
+            session, endpoint.id, WebhookEndpoint.failing_since.is_(None), failing_since=now
+        )
+        return
+    span = now - since
+    if span >= max(config.disable_after, config.failing_min_span):
+        await disable(
+            session, endpoint, now, code="failing", why=f"it failed every delivery since {since}"
+        )
+    elif (
+        span >= config.failing_min_span
+        and endpoint.failing_notified_at is None
+        and await _claim(
+            session,
+            endpoint.id,
+            WebhookEndpoint.failing_notified_at.is_(None),
+            failing_notified_at=now,
+        )
+    ):
+        endpoint.failing_notified_at = now
+        days = config.disable_after.total_seconds() / 86400
+        _notify(
+            session,
+            endpoint,
+            FAILING,
+            "Webhook endpoint failing",
+            f"Every delivery to your webhook endpoint {endpoint.url} ({endpoint.id}) has "
+            f"failed since {since.isoformat()}.\nIt will be disabled if it keeps failing "
+            f"for {days:g} days. Deliveries are retried; you can replay or recover them "
+            "from the API once it works again.\n",
+        )
+
+
+async def disable(
+    session: AsyncSession, endpoint: WebhookEndpoint, now: datetime, *, code: str, why: str
+) -> None:
+    """``code`` is the stable ``disabled_reason`` ("gone", "failing"); ``why`` is for people."""
+    if not await _claim(
+        session,
+        endpoint.id,
+        WebhookEndpoint.enabled.is_(True),
+        enabled=False,
+        disabled_reason=code,
+        updated_at=now,
+    ):
+        return
+    endpoint.enabled, endpoint.disabled_reason = False, code
+    _notify(
+        session,
+        endpoint,
+        DISABLED,
+        "Webhook endpoint disabled",
+        f"Your webhook endpoint {endpoint.url} ({endpoint.id}) was disabled because {why}.\n"
+        "Enable it again (POST /v1/webhook_endpoints/{id} with enabled=true) and recover the "
+        "failed deliveries (POST /v1/webhook_endpoints/{id}/recover).\n",
+    )

@@ -1,0 +1,106 @@
+"""One HTTP POST to an endpoint, with the SSRF guard, a timeout and no redirects.
+
+One aiohttp session per process (aiohttp sustains far more concurrent POSTs than httpx, see
+DESIGN.md); its resolver drops non-public addresses, so what is checked is what is connected to.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+import aiohttp
+
+from kassa.webhooks.outbound.targets import GuardedResolver, TargetRefused, check_literal_target
+
+BODY_EXCERPT_BYTES = 4096
+
+
+@dataclass(frozen=True)
+class Outcome:
+    status: int | None
+    body: str | None
+    error: str | None
+    duration_ms: int
+    retry_after: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.status is not None and 200 <= self.status < 300
+
+
+class Sender:
+    def __init__(self, *, timeout: float, allow_private: bool) -> None:
+        self.timeout = timeout
+        self.allow_private = allow_private
+        self._session: aiohttp.ClientSession | None = None
+
+    def _http(self) -> aiohttp.ClientSession:
+        if self._session is None or self._session.closed:
+            connector = aiohttp.TCPConnector(
+                limit=0,
+                resolver=GuardedResolver(allow_private=self.allow_private),
+                ttl_dns_cache=30,
+            )
+            self._session = aiohttp.ClientSession(
+                connector=connector,
+                timeout=aiohttp.ClientTimeout(total=self.timeout),
+                trust_env=False,  # never through an environment proxy
+                cookie_jar=aiohttp.DummyCookieJar(),
+            )
+        return self._session
+
+    async def close(self) -> None:
+        if self._session is not None and not self._session.closed:
+            await self._session.close()
+        self._session = None
+
+    async def post(self, url: str, headers: dict[str, str], body: bytes) -> Outcome:
+        started = time.perf_counter()
+
+        def took() -> int:
+            return int((time.perf_counter() - started) * 1000)
+
+        try:
+            check_literal_target(urlsplit(url).hostname or "", allow_private=self.allow_private)
+            async with (
+                asyncio.timeout(self.timeout),
+                self._http().post(url, data=body, headers=headers, allow_redirects=False) as resp,
+            ):
+                excerpt = bytearray()
+                while len(excerpt) < BODY_EXCERPT_BYTES:
+                    chunk = await resp.content.read(BODY_EXCERPT_BYTES - len(excerpt))
+                    if not chunk:
+                        break
+                    excerpt += chunk
+                error = None
+                if 300 <= resp.status < 400:
+                    location = resp.headers.get("Location", "")
+                    error = f"redirect not followed (HTTP {resp.status} to {location[:200]!r})"
+                elif not 200 <= resp.status < 300:
+                    error = f"HTTP {resp.status}"
+                return Outcome(
+                    resp.status,
+                    excerpt.decode("utf-8", errors="replace"),
+                    error,
+                    took(),
+                    resp.headers.get("Retry-After"),
+                )
+        except TargetRefused as exc:
+            return Outcome(None, None, str(exc), took())
+        except aiohttp.ClientConnectorDNSError as exc:
+            cause = exc.os_error
+            message = (
+                str(cause) if isinstance(cause, TargetRefused) else f"DNS lookup failed: {exc}"
+            )
+            return Outcome(None, None, message, took())
+        except TimeoutError:
+            return Outcome(None, None, f"timed out after {self.timeout:g} s", took())
+        except aiohttp.ClientConnectorError as exc:
+            return Outcome(None, None, f"connection failed: {exc.os_error}", took())
+        except aiohttp.ServerDisconnectedError:
+            return Outcome(None, None, "the server closed the connection without answering", took())
+        except (aiohttp.ClientError, OSError, ValueError) as exc:
+            return Outcome(None, None, f"{type(exc).__name__}: {exc}"[:500], took())
