@@ -13,6 +13,7 @@ import typer
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from kassa import __version__, composition
+from kassa.cli_payins import app as payins_app
 from kassa.config_check import check_settings
 from kassa.core.db import create_engine, session_factory, transaction
 from kassa.core.errors import KassaError
@@ -35,6 +36,7 @@ app.add_typer(apikey_app, name="apikey")
 app.add_typer(user_app, name="user")
 app.add_typer(jobs_app, name="jobs")
 app.add_typer(config_app, name="config")
+app.add_typer(payins_app, name="payins")
 
 
 def _fail(message: str, code: int = 1) -> None:

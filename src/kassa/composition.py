@@ -14,6 +14,7 @@ from kassa.core.settings import Settings
 from kassa.jobs import JobContext, register_job
 from kassa.jobs.admin import purge_finished
 from kassa.jobs.scheduler import register_schedule
+from kassa.payins import jobs as payins_jobs
 from kassa.webhooks.outbound.jobs import register as _webhooks_register
 
 _built = False
@@ -24,6 +25,7 @@ def build(settings: Settings) -> None:
     if _built:
         return
     _register_jobs_context(settings)
+    payins_jobs.register(settings)
     _webhooks_register(settings)
     idempotency.register(settings)
     for module in settings.plugins:

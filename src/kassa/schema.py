@@ -10,7 +10,8 @@ from kassa.accounts import models as accounts_models
 from kassa.core import audit
 from kassa.core.db import Base
 from kassa.jobs import models as jobs_models
+from kassa.payins import models as payins_models
 from kassa.webhooks.outbound import models as webhooks_outbound_models
 
 metadata = Base.metadata
-MODEL_MODULES = (audit, accounts_models, idempotency_models, jobs_models, webhooks_outbound_models)
+MODEL_MODULES = (payins_models, audit, accounts_models, idempotency_models, jobs_models, webhooks_outbound_models)

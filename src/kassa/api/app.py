@@ -13,12 +13,14 @@ from kassa.accounts.ratelimit import MemoryRateLimiter, RateLimiter, RedisRateLi
 from kassa.api import errors
 from kassa.api.middleware import KassaMiddleware
 from kassa.api.routes import accounts, jobs, system
+from kassa.api.routes import customers, payment_methods, payments, reports
 from kassa.api.routes import events as events_routes
 from kassa.api.routes import webhook_endpoints as webhook_endpoint_routes
 from kassa.api.state import AppState
 from kassa.core.crypto import derive_key
 from kassa.core.db import create_engine, session_factory
 from kassa.core.settings import Settings, get_settings
+from kassa.providers.registry import build_registry
 
 DESCRIPTION = """kassa: payments across providers, stablecoin checkout, affiliate payouts,
 webhooks and payment recovery. Authenticate with `Authorization: Bearer sk_test_...`.
@@ -63,6 +65,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         redoc_url=None,
     )
     app.state.kassa = state
+    app.state.providers = build_registry(settings)
+    state.health_checks["providers"] = app.state.providers.health
     errors.install(app)
     app.add_middleware(
         KassaMiddleware,
@@ -75,4 +79,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.include_router(module.router)
     app.include_router(webhook_endpoint_routes.router)
     app.include_router(events_routes.router)
+    for payins_module in (payments, payment_methods, customers, reports):
+        app.include_router(payins_module.router)
     return app

@@ -18,11 +18,13 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from kassa.core import context
 from kassa.core import errors as e
+from kassa.payins.errors import PaymentDeclined
 
 log = logging.getLogger("kassa.api")
 
 STATUS: list[tuple[type[e.KassaError], int]] = [
     (e.InvalidRequest, 400),
+    (PaymentDeclined, 402),
     (e.NotFound, 404),
     (e.IdempotencyError, 400),
     (e.Conflict, 409),
@@ -35,6 +37,7 @@ STATUS: list[tuple[type[e.KassaError], int]] = [
 TITLES = {
     400: "Bad Request",
     401: "Unauthorized",
+    402: "Payment Required",
     403: "Forbidden",
     404: "Not Found",
     405: "Method Not Allowed",

@@ -82,7 +82,9 @@ async def sync_schedules(session: AsyncSession, specs: dict[str, ScheduleSpec]) 
     re-timing is a compare-and-set on the old spec, so concurrent starts agree.
     """
     now = clock.now()
-    rows = dict((await session.execute(select(Schedule.name, Schedule.spec))).tuples().all())
+    rows = {
+        name: text for name, text in await session.execute(select(Schedule.name, Schedule.spec))
+    }
     for spec in specs.values():
         if spec.name not in rows:
             insert = pg_insert if is_postgres(session) else sqlite_insert

@@ -171,6 +171,10 @@ class Worker:
             try:
                 async with asyncio.timeout(spec.timeout_seconds):
                     await spec.handler(ctx)
+                # Objects only added (enqueue, emit) have not begun a transaction yet: they
+                # must be written with the job's completion, not dropped with the session.
+                if session.new or session.dirty or session.deleted:
+                    await session.flush()
                 if session.in_transaction():
                     if await store.mark_succeeded(session, [job.id], self.id) == 1:
                         await session.commit()

@@ -1,0 +1,83 @@
+"""Customers: /v1/customers."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import Field
+
+from kassa.api.deps import ReadAccess, Session, WriteAccess
+from kassa.api.idempotency import v1_router
+from kassa.api.pagination import Limit, StartingAfter, fetch_page
+from kassa.api.routes._payins_common import WithMetadata
+from kassa.payins import customers
+from kassa.payins.models import Customer
+from kassa.payins.repository import get_owned
+from kassa.payins.views import customer_json
+
+router = v1_router(tags=["customers"])
+
+
+class CustomerIn(WithMetadata):
+    email: str | None = Field(None, max_length=320, pattern=r"^[^@\s]+@[^@\s]+$")
+    name: str | None = Field(None, max_length=200)
+    description: str | None = Field(None, max_length=1000)
+
+
+@router.post("/customers", status_code=201, summary="Create a customer")
+async def create_customer(body: CustomerIn, principal: WriteAccess, session: Session) -> Any:
+    customer = await customers.create_customer(
+        session,
+        account_id=principal.require_account(),
+        livemode=principal.livemode,
+        email=body.email,
+        name=body.name,
+        description=body.description,
+        metadata=body.metadata,
+    )
+    return customer_json(customer)
+
+
+@router.get("/customers/{customer_id}", summary="Retrieve a customer")
+async def retrieve_customer(customer_id: str, principal: ReadAccess, session: Session) -> Any:
+    customer = await get_owned(
+        session,
+        Customer,
+        customer_id,
+        account_id=principal.require_account(),
+        livemode=principal.livemode,
+    )
+    return customer_json(customer)
+
+
+@router.api_route(
+    "/customers/{customer_id}", methods=["POST", "PATCH"], summary="Update a customer"
+)
+async def update_customer(
+    customer_id: str, body: CustomerIn, principal: WriteAccess, session: Session
+) -> Any:
+    customer = await customers.update_customer(
+        session,
+        account_id=principal.require_account(),
+        livemode=principal.livemode,
+        customer_id=customer_id,
+        changes=body.model_dump(exclude_unset=True),
+    )
+    return customer_json(customer)
+
+
+@router.get("/customers", summary="List customers, newest first")
+async def list_customers(
+    principal: ReadAccess,
+    session: Session,
+    email: str | None = None,
+    limit: Limit = 10,
+    starting_after: StartingAfter = None,
+) -> Any:
+    query = customers.list_query(
+        account_id=principal.require_account(), livemode=principal.livemode, email=email
+    )
+    rows, has_more = await fetch_page(
+        session, query, Customer.id, limit=limit, starting_after=starting_after
+    )
+    return {"object": "list", "data": [customer_json(c) for c in rows], "has_more": has_more}

@@ -1,0 +1,232 @@
+"""Payments and refunds: /v1/payments, /v1/refunds.
+
+Create, capture, cancel and refund call providers, so these routes run their own
+transactions (intent, provider call, result) instead of the request's single unit of work.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from fastapi import Query, Request
+from fastapi.responses import JSONResponse
+from pydantic import Field
+from sqlalchemy import select
+
+from kassa.api.deps import ReadAccess, RefundAccess, Session, WriteAccess, app_state
+from kassa.api.idempotency import v1_router
+from kassa.api.pagination import Limit, StartingAfter, fetch_page
+from kassa.api.routes._payins_common import AmountIn, Guarded, WithMetadata, providers
+from kassa.core.errors import InvalidRequest
+from kassa.payins import cancel, capture, refund
+from kassa.payins.create_payment import NewPayment, create_and_confirm
+from kassa.payins.models import Payment, PaymentAttempt, Refund
+from kassa.payins.repository import attempts_for, get_owned
+from kassa.payins.state import PROCESSING, STATES
+from kassa.payins.views import payment_json, refund_json
+
+router = v1_router(tags=["payments"])
+
+
+class PaymentCreate(WithMetadata):
+    amount: AmountIn
+    payment_method_id: str | None = Field(None, max_length=40, description="A saved pm_ id.")
+    payment_method: str | None = Field(
+        None, max_length=200, description="A provider token, e.g. pm_card_visa in test mode."
+    )
+    customer_id: str | None = Field(None, max_length=40)
+    description: str | None = Field(None, max_length=1000)
+    capture: bool = Field(True, description="false: authorize now, capture later.")
+    provider: str | None = Field(None, max_length=40, description="Default: PAYMENT_PROVIDER.")
+    confirmation_method: Literal["automatic"] | None = None
+    idempotency_key: str | None = Field(
+        None, max_length=255, description="Ignored: send the Idempotency-Key header."
+    )
+
+
+class CaptureIn(Guarded):
+    amount_to_capture: AmountIn | None = Field(None, description="Default: all of it.")
+
+
+class RefundIn(WithMetadata):
+    amount: AmountIn | None = Field(None, description="Default: all that is left.")
+    reason: Literal["duplicate", "fraudulent", "requested_by_customer"] | None = None
+
+
+async def _release(session: Session) -> None:
+    # The request's session authenticated the caller; end its transaction before ours
+    # (SQLite allows one writer, and we hold no locks across provider calls).
+    if session.in_transaction():
+        await session.commit()
+
+
+@router.post("/payments", status_code=201, summary="Create and confirm a payment")
+async def create_payment(
+    body: PaymentCreate, principal: WriteAccess, session: Session, request: Request
+) -> JSONResponse:
+    account_id = principal.require_account()
+    amount = body.amount.money()
+    await _release(session)
+    view = await create_and_confirm(
+        app_state(request).sessions,
+        providers(request),
+        NewPayment(
+            account_id=account_id,
+            livemode=principal.livemode,
+            amount=amount,
+            payment_method_id=body.payment_method_id,
+            payment_method=body.payment_method,
+            customer_id=body.customer_id,
+            description=body.description,
+            metadata=body.metadata or {},
+            capture=body.capture,
+            provider=body.provider,
+        ),
+    )
+    return JSONResponse(view, status_code=202 if view["status"] == PROCESSING else 201)
+
+
+@router.get("/payments/{payment_id}", summary="Retrieve a payment")
+async def retrieve_payment(payment_id: str, principal: ReadAccess, session: Session) -> Any:
+    payment = await get_owned(
+        session,
+        Payment,
+        payment_id,
+        account_id=principal.require_account(),
+        livemode=principal.livemode,
+    )
+    return payment_json(payment, await attempts_for(session, payment.id))
+
+
+@router.get("/payments", summary="List payments, newest first")
+async def list_payments(
+    principal: ReadAccess,
+    session: Session,
+    limit: Limit = 10,
+    starting_after: StartingAfter = None,
+    status: str | None = None,
+    customer_id: str | None = None,
+    created_gte: Annotated[datetime | None, Query(description="ISO 8601, inclusive.")] = None,
+    created_lte: Annotated[datetime | None, Query(description="ISO 8601, inclusive.")] = None,
+) -> Any:
+    query = select(Payment).where(
+        Payment.account_id == principal.require_account(),
+        Payment.livemode == principal.livemode,
+    )
+    if status:
+        if status not in STATES:
+            raise InvalidRequest(f"status is one of {', '.join(STATES)}.", param="status")
+        query = query.where(Payment.status == status)
+    if customer_id:
+        query = query.where(Payment.customer_id == customer_id)
+    if created_gte:
+        query = query.where(Payment.created_at >= created_gte)
+    if created_lte:
+        query = query.where(Payment.created_at <= created_lte)
+    rows, has_more = await fetch_page(
+        session, query, Payment.id, limit=limit, starting_after=starting_after
+    )
+    attempts: dict[str, list[PaymentAttempt]] = {}
+    if rows:
+        found = await session.scalars(
+            select(PaymentAttempt)
+            .where(PaymentAttempt.payment_id.in_([p.id for p in rows]))
+            .order_by(PaymentAttempt.id)
+        )
+        for attempt in found:
+            attempts.setdefault(attempt.payment_id, []).append(attempt)
+    data = [payment_json(p, attempts.get(p.id, [])) for p in rows]
+    return {"object": "list", "data": data, "has_more": has_more}
+
+
+@router.post("/payments/{payment_id}/capture", summary="Capture an authorized payment")
+async def capture_payment(
+    payment_id: str,
+    principal: WriteAccess,
+    session: Session,
+    request: Request,
+    body: CaptureIn | None = None,
+) -> Any:
+    account_id = principal.require_account()
+    amount = body.amount_to_capture.money() if body and body.amount_to_capture else None
+    await _release(session)
+    return await capture.capture_payment(
+        app_state(request).sessions,
+        providers(request),
+        account_id=account_id,
+        livemode=principal.livemode,
+        payment_id=payment_id,
+        amount=amount,
+    )
+
+
+@router.post("/payments/{payment_id}/cancel", summary="Cancel a payment that was not captured")
+async def cancel_payment(
+    payment_id: str, principal: WriteAccess, session: Session, request: Request
+) -> Any:
+    account_id = principal.require_account()
+    await _release(session)
+    return await cancel.cancel_payment(
+        app_state(request).sessions,
+        providers(request),
+        account_id=account_id,
+        livemode=principal.livemode,
+        payment_id=payment_id,
+    )
+
+
+@router.post(
+    "/payments/{payment_id}/refund", status_code=201, summary="Refund all or part of a payment"
+)
+async def refund_payment(
+    payment_id: str,
+    principal: RefundAccess,
+    session: Session,
+    request: Request,
+    body: RefundIn | None = None,
+) -> Any:
+    account_id = principal.require_account()
+    amount = body.amount.money() if body and body.amount else None
+    await _release(session)
+    return await refund.refund_payment(
+        app_state(request).sessions,
+        providers(request),
+        account_id=account_id,
+        livemode=principal.livemode,
+        payment_id=payment_id,
+        amount=amount,
+        reason=body.reason if body else None,
+        metadata=(body.metadata if body else None) or {},
+    )
+
+
+@router.get("/refunds/{refund_id}", summary="Retrieve a refund")
+async def retrieve_refund(refund_id: str, principal: ReadAccess, session: Session) -> Any:
+    row = await get_owned(
+        session,
+        Refund,
+        refund_id,
+        account_id=principal.require_account(),
+        livemode=principal.livemode,
+    )
+    return refund_json(row)
+
+
+@router.get("/refunds", summary="List refunds, newest first")
+async def list_refunds(
+    principal: ReadAccess,
+    session: Session,
+    limit: Limit = 10,
+    starting_after: StartingAfter = None,
+    payment_id: str | None = None,
+) -> Any:
+    query = select(Refund).where(
+        Refund.account_id == principal.require_account(), Refund.livemode == principal.livemode
+    )
+    if payment_id:
+        query = query.where(Refund.payment_id == payment_id)
+    rows, has_more = await fetch_page(
+        session, query, Refund.id, limit=limit, starting_after=starting_after
+    )
+    return {"object": "list", "data": [refund_json(r) for r in rows], "has_more": has_more}

@@ -1,0 +1,1 @@
+"""Pay-ins: payments, refunds, payment methods, customers, reconciliation."""

@@ -1,0 +1,127 @@
+"""Pay-in tables. Amounts are integer minor units beside their ISO currency."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import ForeignKey, Index, String, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from kassa.core.db import Base
+
+
+class Customer(Base):
+    __tablename__ = "customers"
+    __table_args__ = (Index("ix_customers_account", "account_id", "id"),)
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    account_id: Mapped[str] = mapped_column(String(40))
+    livemode: Mapped[bool]
+    email: Mapped[str | None] = mapped_column(String(320))
+    name: Mapped[str | None] = mapped_column(String(200))
+    description: Mapped[str | None] = mapped_column(String(1000))
+    metadata_: Mapped[dict[str, Any]] = mapped_column("metadata")
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+
+
+class PaymentMethod(Base):
+    __tablename__ = "payment_methods"
+    __table_args__ = (Index("ix_payment_methods_account", "account_id", "customer_id", "id"),)
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    account_id: Mapped[str] = mapped_column(String(40))
+    livemode: Mapped[bool]
+    customer_id: Mapped[str | None] = mapped_column(String(40), ForeignKey("customers.id"))
+    type: Mapped[str] = mapped_column(String(20))
+    provider: Mapped[str] = mapped_column(String(40))
+    provider_token: Mapped[str] = mapped_column(String(200))
+    details: Mapped[dict[str, Any]]  # display data only: brand, last4, expiry, bank, wallet
+    metadata_: Mapped[dict[str, Any]] = mapped_column("metadata")
+    detached_at: Mapped[datetime | None]
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+
+
+class Payment(Base):
+    __tablename__ = "payments"
+    __table_args__ = (
+        Index("ix_payments_account", "account_id", "id"),
+        Index("ix_payments_status_updated", "status", "updated_at"),
+        Index("ix_payments_created", "created_at"),
+    )
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    account_id: Mapped[str] = mapped_column(String(40))
+    livemode: Mapped[bool]
+    status: Mapped[str] = mapped_column(String(32))
+    currency: Mapped[str] = mapped_column(String(3))
+    amount: Mapped[int]
+    amount_capturable: Mapped[int]
+    amount_captured: Mapped[int]
+    amount_refunded: Mapped[int]
+    amount_refund_pending: Mapped[int]
+    capture: Mapped[bool]
+    customer_id: Mapped[str | None] = mapped_column(String(40))
+    payment_method_id: Mapped[str | None] = mapped_column(String(40))
+    payment_method_token: Mapped[str] = mapped_column(String(200))
+    method_type: Mapped[str | None] = mapped_column(String(20))
+    method_details: Mapped[dict[str, Any] | None]
+    description: Mapped[str | None] = mapped_column(String(1000))
+    metadata_: Mapped[dict[str, Any]] = mapped_column("metadata")
+    provider: Mapped[str] = mapped_column(String(40))
+    provider_payment_id: Mapped[str | None] = mapped_column(String(200))
+    idempotency_key: Mapped[str] = mapped_column(String(120))  # ours, sent to the provider
+    pending_operation: Mapped[str | None] = mapped_column(String(20))  # authorize | capture
+    pending_amount: Mapped[int | None]  # the capture in flight
+    failure_code: Mapped[str | None] = mapped_column(String(64))
+    failure_message: Mapped[str | None] = mapped_column(String(500))
+    decline_code: Mapped[str | None] = mapped_column(String(64))
+    canceled_at: Mapped[datetime | None]
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+
+
+class PaymentAttempt(Base):
+    """One call to one provider for one payment: failover, retries and reconciliation."""
+
+    __tablename__ = "payment_attempts"
+    __table_args__ = (Index("ix_payment_attempts_payment", "payment_id", "id"),)
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    payment_id: Mapped[str] = mapped_column(String(40), ForeignKey("payments.id"))
+    operation: Mapped[str] = mapped_column(String(20))  # authorize capture cancel refund lookup
+    provider: Mapped[str] = mapped_column(String(40))
+    idempotency_key: Mapped[str] = mapped_column(String(120))
+    outcome: Mapped[str] = mapped_column(String(32))
+    error_code: Mapped[str | None] = mapped_column(String(64))
+    error_message: Mapped[str | None] = mapped_column(String(500))
+    elapsed_ms: Mapped[int]
+    created_at: Mapped[datetime]
+
+
+class Refund(Base):
+    __tablename__ = "refunds"
+    __table_args__ = (
+        Index("ix_refunds_account", "account_id", "id"),
+        Index("ix_refunds_payment", "payment_id"),
+        UniqueConstraint("idempotency_key", name="uq_refunds_idempotency_key"),
+    )
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    account_id: Mapped[str] = mapped_column(String(40))
+    livemode: Mapped[bool]
+    payment_id: Mapped[str] = mapped_column(String(40), ForeignKey("payments.id"))
+    status: Mapped[str] = mapped_column(String(20))  # pending succeeded failed
+    currency: Mapped[str] = mapped_column(String(3))
+    amount: Mapped[int]
+    reason: Mapped[str | None] = mapped_column(String(40))
+    metadata_: Mapped[dict[str, Any]] = mapped_column("metadata")
+    provider: Mapped[str] = mapped_column(String(40))
+    provider_refund_id: Mapped[str | None] = mapped_column(String(200))
+    idempotency_key: Mapped[str] = mapped_column(String(120))
+    failure_code: Mapped[str | None] = mapped_column(String(64))
+    failure_message: Mapped[str | None] = mapped_column(String(500))
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]

@@ -1,0 +1,328 @@
+"""Payments through the HTTP API: create, capture, cancel, refund, reads, bad input."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+import pytest
+from sqlalchemy import func, select
+
+from kassa.core.audit import AuditEntry
+from kassa.jobs.models import Event
+from kassa.payins.models import Payment, PaymentAttempt, Refund
+from tests.conftest import Backend
+from tests.factories import Merchant, merchant
+from tests.payins.conftest import pay
+
+
+async def _counts(db: Backend) -> tuple[int, ...]:
+    async with db.sessions() as s:
+        return tuple(
+            [
+                await s.scalar(select(func.count()).select_from(model)) or 0
+                for model in (Payment, Refund, PaymentAttempt, Event, AuditEntry)
+            ]
+        )
+
+
+async def _payment(client: httpx.AsyncClient, m: Merchant, pid: str) -> dict[str, Any]:
+    response = await client.get(f"/v1/payments/{pid}", headers=m.auth)
+    assert response.status_code == 200
+    data: dict[str, Any] = response.json()
+    return data
+
+
+async def _event_types(db: Backend, payment_id: str) -> list[str]:
+    async with db.sessions() as s:
+        rows = await s.scalars(select(Event).order_by(Event.created_at))
+        return [e.type for e in rows if e.data.get("id") == payment_id]
+
+
+async def test_create_charges_and_shows_the_seed_shape(
+    client: httpx.AsyncClient, db: Backend
+) -> None:
+    acme = await merchant(db.sessions)
+    response = await pay(
+        client,
+        acme.auth,
+        description="TradeSense Pro Subscription",
+        metadata={"plan": "pro_monthly"},
+        confirmation_method="automatic",
+    )
+    assert response.status_code == 201
+    body = response.json()
+    assert body["id"].startswith("pay_") and body["object"] == "payment"
+    assert body["status"] == "succeeded"
+    assert body["amount"] == {"value": "100.00", "currency": "USD"}
+    assert body["amount_captured"] == {"value": "100.00", "currency": "USD"}
+    assert body["payment_method"]["card"] == {
+        "brand": "visa",
+        "last4": "4242",
+        "exp_month": 12,
+        "exp_year": 2034,
+    }
+    assert body["provider"] == "mock" and body["provider_payment_id"].startswith("mockpi_")
+    assert body["livemode"] is False and body["created_at"].endswith("Z")
+    assert [a["outcome"] for a in body["attempts"]] == ["succeeded"]
+    assert body["attempts"][0]["idempotency_key"] == f"{body['id']}/authorize"
+    assert await _event_types(db, body["id"]) == [
+        "payment.created",
+        "payment.processing",
+        "payment.succeeded",
+    ]
+    assert await _payment(client, acme, body["id"]) == body
+
+
+async def test_authorize_then_partial_capture_then_refunds(
+    client: httpx.AsyncClient, db: Backend
+) -> None:
+    acme = await merchant(db.sessions)
+    created = (await pay(client, acme.auth, value="50.00", capture=False)).json()
+    assert created["status"] == "requires_capture"
+    assert created["amount_capturable"]["value"] == "50.00"
+    pid = created["id"]
+
+    too_much = await client.post(
+        f"/v1/payments/{pid}/capture",
+        json={"amount_to_capture": {"value": "50.01", "currency": "USD"}},
+        headers=acme.auth,
+    )
+    assert too_much.status_code == 400 and too_much.json()["code"] == "amount_too_large"
+    assert (await _payment(client, acme, pid))["status"] == "requires_capture"
+
+    captured = await client.post(
+        f"/v1/payments/{pid}/capture",
+        json={"amount_to_capture": {"value": "40.00", "currency": "USD"}},
+        headers=acme.auth,
+    )
+    assert captured.status_code == 200
+    assert captured.json()["status"] == "succeeded"
+    assert captured.json()["amount_captured"]["value"] == "40.00"
+    assert captured.json()["amount_capturable"]["value"] == "0.00"
+
+    first = await client.post(
+        f"/v1/payments/{pid}/refund",
+        json={"amount": {"value": "15.00", "currency": "USD"}, "reason": "requested_by_customer"},
+        headers=acme.auth,
+    )
+    assert first.status_code == 201 and first.json()["status"] == "succeeded"
+    assert first.json()["id"].startswith("re_")
+    assert (await _payment(client, acme, pid))["status"] == "partially_refunded"
+
+    over = await client.post(
+        f"/v1/payments/{pid}/refund",
+        json={"amount": {"value": "25.01", "currency": "USD"}},
+        headers=acme.auth,
+    )
+    assert over.status_code == 400 and over.json()["code"] == "amount_too_large"
+
+    rest = await client.post(f"/v1/payments/{pid}/refund", headers=acme.auth)
+    assert rest.status_code == 201 and rest.json()["amount"]["value"] == "25.00"
+    final = await _payment(client, acme, pid)
+    assert final["status"] == "refunded" and final["amount_refunded"]["value"] == "40.00"
+    again = await client.post(f"/v1/payments/{pid}/refund", headers=acme.auth)
+    assert again.status_code == 409 and again.json()["code"] == "charge_already_refunded"
+
+    listed = await client.get(f"/v1/refunds?payment_id={pid}", headers=acme.auth)
+    assert [r["amount"]["value"] for r in listed.json()["data"]] == ["25.00", "15.00"]
+    one = await client.get(f"/v1/refunds/{first.json()['id']}", headers=acme.auth)
+    assert one.json() == first.json() | {"updated_at": one.json()["updated_at"]}
+    types = await _event_types(db, pid)
+    assert types.count("payment.refunded") == 2
+    async with db.sessions() as s:
+        refund_events = (
+            await s.scalars(select(Event.type).where(Event.type.like("refund.%")))
+        ).all()
+    assert sorted(refund_events) == sorted(["refund.created", "refund.succeeded"] * 2)
+
+
+async def test_cancel_releases_an_authorization_but_not_a_capture(
+    client: httpx.AsyncClient, db: Backend
+) -> None:
+    acme = await merchant(db.sessions)
+    held = (await pay(client, acme.auth, capture=False)).json()
+    canceled = await client.post(f"/v1/payments/{held['id']}/cancel", headers=acme.auth)
+    assert canceled.status_code == 200
+    assert canceled.json()["status"] == "canceled" and canceled.json()["canceled_at"]
+    assert [a["operation"] for a in canceled.json()["attempts"]] == ["authorize", "cancel"]
+
+    charged = (await pay(client, acme.auth)).json()
+    before = await _counts(db)
+    refused = await client.post(f"/v1/payments/{charged['id']}/cancel", headers=acme.auth)
+    assert refused.status_code == 409
+    assert refused.json()["code"] == "payment_not_cancelable"
+    assert "refund" in refused.json()["detail"]
+    assert await _counts(db) == before
+    capture_canceled = await client.post(f"/v1/payments/{held['id']}/capture", headers=acme.auth)
+    assert capture_canceled.json()["code"] == "payment_not_capturable"
+
+
+async def test_a_decline_is_a_402_and_a_failed_payment(
+    client: httpx.AsyncClient, db: Backend
+) -> None:
+    acme = await merchant(db.sessions)
+    response = await pay(client, acme.auth, token="pm_card_insufficientFunds")
+    assert response.status_code == 402
+    problem = response.json()
+    assert problem["code"] == "card_declined"
+    assert problem["decline_code"] == "insufficient_funds"
+    payment = await _payment(client, acme, problem["payment_id"])
+    assert payment["status"] == "failed"
+    assert payment["failure_code"] == "card_declined"
+    assert payment["decline_code"] == "insufficient_funds"
+    assert await _event_types(db, payment["id"]) == [
+        "payment.created",
+        "payment.processing",
+        "payment.failed",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("amount", "code"),
+    [
+        ({"value": "0.00", "currency": "USD"}, "amount_must_be_positive"),
+        ({"value": "-5.00", "currency": "USD"}, "amount_must_be_positive"),
+        ({"value": "10.001", "currency": "USD"}, "invalid_amount"),
+        ({"value": "100.5", "currency": "JPY"}, "invalid_amount"),
+        ({"value": "10.00", "currency": "XYZ"}, "invalid_currency"),
+        ({"value": "1e3", "currency": "USD"}, "invalid_amount"),
+        ({"value": 10.5, "currency": "USD"}, "invalid_request"),
+    ],
+)
+async def test_bad_amounts_change_nothing(
+    client: httpx.AsyncClient, db: Backend, amount: dict[str, Any], code: str
+) -> None:
+    acme = await merchant(db.sessions)
+    before = await _counts(db)
+    response = await client.post(
+        "/v1/payments", json={"amount": amount, "payment_method": "pm_card_visa"}, headers=acme.auth
+    )
+    assert response.status_code == 400
+    assert response.headers["content-type"] == "application/problem+json"
+    assert response.json()["code"] == code
+    assert await _counts(db) == before
+
+
+@pytest.mark.parametrize(
+    ("extra", "code", "param"),
+    [
+        ({"payment_method": None}, "parameter_missing", "payment_method"),
+        (
+            {"payment_method_id": "pm_01JD2X8Q0Y3V7K2M4N6P8R0T2W"},
+            "resource_missing",
+            "payment_method_id",
+        ),
+        ({"customer_id": "cus_01JD2X8Q0Y3V7K2M4N6P8R0T2W"}, "resource_missing", "customer_id"),
+        ({"provider": "nope"}, "unknown_provider", "provider"),
+        ({"metadata": {f"k{i}": "v" for i in range(51)}}, "metadata_invalid", "metadata"),
+        ({"metadata": {"k" * 41: "v"}}, "metadata_invalid", "metadata"),
+        ({"metadata": {"k": "v" * 501}}, "metadata_invalid", "metadata.k"),
+        ({"surprise": 1}, "invalid_request", "surprise"),
+    ],
+)
+async def test_bad_requests_change_nothing(
+    client: httpx.AsyncClient, db: Backend, extra: dict[str, Any], code: str, param: str
+) -> None:
+    acme = await merchant(db.sessions)
+    before = await _counts(db)
+    body = {"amount": {"value": "1.00", "currency": "USD"}, "payment_method": "pm_card_visa"}
+    body.update(extra)
+    response = await client.post("/v1/payments", json=body, headers=acme.auth)
+    assert response.status_code in (400, 404)
+    assert response.json()["code"] == code
+    assert response.json()["param"] == param
+    assert await _counts(db) == before
+
+
+async def test_refunds_need_captured_payments_and_the_refund_scope(
+    client: httpx.AsyncClient, db: Backend
+) -> None:
+    acme = await merchant(db.sessions)
+    held = (await pay(client, acme.auth, capture=False)).json()
+    before = await _counts(db)
+    early = await client.post(f"/v1/payments/{held['id']}/refund", headers=acme.auth)
+    assert early.status_code == 409 and early.json()["code"] == "payment_not_refundable"
+    writer = await merchant(db.sessions, "Writer", scopes=("read", "write"))
+    mine = (await pay(client, writer.auth)).json()
+    no_scope = await client.post(f"/v1/payments/{mine['id']}/refund", headers=writer.auth)
+    assert no_scope.status_code == 403 and no_scope.json()["code"] == "insufficient_scope"
+    reader = await merchant(db.sessions, "Reader", scopes=("read",))
+    assert (await pay(client, reader.auth)).status_code == 403
+    assert (await client.get("/v1/payments", headers=reader.auth)).status_code == 200
+    zero = await client.post(
+        f"/v1/payments/{mine['id']}/refund",
+        json={"amount": {"value": "0", "currency": "USD"}},
+        headers=acme.auth,
+    )
+    assert zero.status_code == 404  # another account's payment does not exist for acme
+    assert (await _counts(db))[1] == before[1]
+
+
+async def test_other_accounts_objects_are_404(client: httpx.AsyncClient, db: Backend) -> None:
+    acme = await merchant(db.sessions, "Acme")
+    globex = await merchant(db.sessions, "Globex")
+    theirs = (await pay(client, acme.auth, capture=False)).json()
+    for method, path in [
+        ("GET", f"/v1/payments/{theirs['id']}"),
+        ("POST", f"/v1/payments/{theirs['id']}/capture"),
+        ("POST", f"/v1/payments/{theirs['id']}/cancel"),
+        ("POST", f"/v1/payments/{theirs['id']}/refund"),
+    ]:
+        response = await client.request(method, path, headers=globex.auth)
+        assert response.status_code == 404, path
+        assert response.json()["code"] == "resource_missing"
+    listed = await client.get("/v1/payments", headers=globex.auth)
+    assert listed.json()["data"] == []
+    assert (await _payment(client, acme, theirs["id"]))["status"] == "requires_capture"
+    live = await merchant(db.sessions, "Acme live", livemode=True)
+    assert (await client.get(f"/v1/payments/{theirs['id']}", headers=live.auth)).status_code == 404
+
+
+async def test_list_filters_and_cursor_pagination(client: httpx.AsyncClient, db: Backend) -> None:
+    acme = await merchant(db.sessions)
+    ids = []
+    for i in range(5):
+        response = await pay(client, acme.auth, value=f"{i + 1}.00", capture=i % 2 == 0)
+        ids.append(response.json()["id"])
+    await pay(client, acme.auth, token="pm_card_chargeDeclined")
+    page1 = (await client.get("/v1/payments?limit=2", headers=acme.auth)).json()
+    assert page1["object"] == "list" and page1["has_more"] is True
+    seen = [p["id"] for p in page1["data"]]
+    cursor = seen[-1]
+    while True:
+        page = (
+            await client.get(f"/v1/payments?limit=2&starting_after={cursor}", headers=acme.auth)
+        ).json()
+        seen += [p["id"] for p in page["data"]]
+        if not page["has_more"]:
+            break
+        cursor = seen[-1]
+    assert len(seen) == 6 and seen == sorted(seen, reverse=True)
+    held = (await client.get("/v1/payments?status=requires_capture", headers=acme.auth)).json()
+    assert sorted(p["id"] for p in held["data"]) == sorted([ids[1], ids[3]])
+    failed = (await client.get("/v1/payments?status=failed", headers=acme.auth)).json()
+    assert len(failed["data"]) == 1
+    bad = await client.get("/v1/payments?status=weird", headers=acme.auth)
+    assert bad.status_code == 400 and bad.json()["param"] == "status"
+    created = (await _payment(client, acme, ids[2]))["created_at"]
+    window = (
+        await client.get(
+            "/v1/payments",
+            params={"created_gte": created, "created_lte": created},
+            headers=acme.auth,
+        )
+    ).json()
+    assert [p["id"] for p in window["data"]] == [ids[2]]
+
+
+async def test_idempotency_key_replays_the_payment(client: httpx.AsyncClient, db: Backend) -> None:
+    acme = await merchant(db.sessions)
+    headers = {**acme.auth, "Idempotency-Key": "order-42"}
+    body = {"amount": {"value": "9.99", "currency": "EUR"}, "payment_method": "pm_card_visa"}
+    first = await client.post("/v1/payments", json=body, headers=headers)
+    second = await client.post("/v1/payments", json=body, headers=headers)
+    assert first.status_code == second.status_code == 201
+    assert second.json() == first.json()
+    assert second.headers.get("idempotent-replayed") == "true"
+    assert (await _counts(db))[0] == 1
