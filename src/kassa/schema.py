@@ -14,4 +14,11 @@ from kassa.payins import models as payins_models
 from kassa.webhooks.outbound import models as webhooks_outbound_models
 
 metadata = Base.metadata
-MODEL_MODULES = (payins_models, audit, accounts_models, idempotency_models, jobs_models, webhooks_outbound_models)
+MODEL_MODULES = (
+    payins_models,
+    audit,
+    accounts_models,
+    idempotency_models,
+    jobs_models,
+    webhooks_outbound_models,
+)
