@@ -1,0 +1,1 @@
+"""Modules that real worker processes load with KASSA_PLUGINS in process-level tests."""
