@@ -92,9 +92,9 @@ async def _until(
     check: Callable[[], Awaitable[bool]],
     what: str,
     procs: list[subprocess.Popen[bytes]],
-    timeout: float,
+    seconds: float,
 ) -> None:
-    deadline = time.monotonic() + timeout
+    deadline = time.monotonic() + seconds
     while not await check():
         for proc in procs:
             assert proc.poll() is None, (
@@ -111,7 +111,8 @@ async def _scalar(db: Backend, sql: str, **params: object) -> int:
 
 async def _workers_up(db: Backend, count: int) -> bool:
     async with db.sessions() as session:
-        return (await session.scalar(select(func.count()).select_from(WorkerHeartbeat))) >= count
+        seen = await session.scalar(select(func.count()).select_from(WorkerHeartbeat))
+        return (seen or 0) >= count
 
 
 async def test_a_sigkilled_worker_loses_no_job(probe: Backend, start_worker: StartWorker) -> None:

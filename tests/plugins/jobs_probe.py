@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+
 from sqlalchemy import text
 
 from kassa.jobs import JobContext, register_job
