@@ -68,6 +68,7 @@ async def make_outbound(
     registry = JobRegistry()
     mail = mailer or LogMailer()
     deliverer = install(registry, settings, mailer=mail)
+    deliverer.defer_seconds = (0.0, 0.0)  # so run_due() finds deferred attempts due at once
     worker = Worker(db.sessions, registry=registry, schedules={}, concurrency=32)
     return Outbound(db, settings, worker, deliverer, mail)
 

@@ -14,10 +14,9 @@ from kassa.core import clock
 from kassa.webhooks.outbound.delivery import DELIVER_JOB
 from tests.conftest import Backend
 from tests.factories import Merchant
-from tests.webhooks.receiver import free_port
 from tests.webhooks.conftest import Outbound, create_endpoint, make_outbound
 from tests.webhooks.helpers import attempts, deliveries, endpoint, queued_jobs
-from tests.webhooks.receiver import Receiver, close_connection, status
+from tests.webhooks.receiver import Receiver, close_connection, free_port, status
 
 
 async def test_retries_until_success_and_records_every_attempt(
@@ -130,7 +129,7 @@ async def test_410_gone_disables_the_endpoint(
 ) -> None:
     receiver.behave("gone", status(410))
     gone = await create_endpoint(api, acme, receiver.url("gone"))
-    other = await create_endpoint(api, acme, receiver.url("other"))
+    await create_endpoint(api, acme, receiver.url("other"))
     await outbound.emit(acme)
     await outbound.drain()
 

@@ -51,6 +51,7 @@ log = logging.getLogger("kassa.webhooks")
 DELIVER_JOB = "webhooks.deliver"
 FAN_OUT_JOB = "webhooks.fan_out"
 SCHEDULED, MANUAL = "scheduled", "manual"
+CATCH_UP_WINDOW = timedelta(days=14)
 
 
 def event_body(event: Event) -> bytes:
@@ -84,14 +85,20 @@ def new_delivery(session: AsyncSession, event: Event, endpoint: WebhookEndpoint)
 
 
 def queue_attempt(
-    session: AsyncSession, delivery_id: str, *, trigger: str, n: int, run_at: datetime | None = None
+    session: AsyncSession,
+    delivery_id: str,
+    *,
+    trigger: str,
+    n: int,
+    run_at: datetime | None = None,
+    fail_on_error: bool = False,
 ) -> None:
-    enqueue(
-        session,
-        DELIVER_JOB,
-        {"delivery_id": delivery_id, "trigger": trigger, "n": n},
-        run_at=run_at,
-    )
+    """One attempt as a job. ``n`` counts scheduled attempts; a manual attempt that fails marks
+    the delivery failed when ``fail_on_error`` (nothing automatic is left to deliver it)."""
+    args: dict[str, Any] = {"delivery_id": delivery_id, "trigger": trigger, "n": n}
+    if fail_on_error:
+        args["fail_on_error"] = True
+    enqueue(session, DELIVER_JOB, args, run_at=run_at)
 
 
 async def fan_out(session: AsyncSession, event_id: str, config: OutboundConfig) -> int:
@@ -121,6 +128,35 @@ async def fan_out(session: AsyncSession, event_id: str, config: OutboundConfig) 
     return count
 
 
+async def catch_up(
+    session: AsyncSession, endpoint_id: str, *, since: datetime, now: datetime
+) -> int:
+    """An endpoint that works again gets, once more, the deliveries that gave up while it
+    failed (at most 14 days back): a receiver down for a day still gets every event."""
+    ids = list(
+        (
+            await session.scalars(
+                select(WebhookDelivery.id).where(
+                    WebhookDelivery.endpoint_id == endpoint_id,
+                    WebhookDelivery.status == FAILED,
+                    WebhookDelivery.updated_at >= max(since, now - CATCH_UP_WINDOW),
+                )
+            )
+        ).all()
+    )
+    if ids:
+        await session.execute(
+            update(WebhookDelivery)
+            .where(WebhookDelivery.id.in_(ids))
+            .values(status=PENDING, next_attempt_at=now, updated_at=now)
+            .execution_options(synchronize_session=False)
+        )
+        for delivery_id in ids:
+            queue_attempt(session, delivery_id, trigger=MANUAL, n=0, fail_on_error=True)
+        log.info("catching up an endpoint", extra={"endpoint_id": endpoint_id, "count": len(ids)})
+    return len(ids)
+
+
 class Deliverer:
     """Runs delivery attempts; one per worker process (it owns the HTTP session)."""
 
@@ -138,6 +174,8 @@ class Deliverer:
             wall_time  # signature timestamps are wall-clock seconds, as receivers check
         )
         self.in_flight: Counter[str] = Counter()
+        # How long a job over the endpoint's limit waits before it asks again: healthy, failing.
+        self.defer_seconds = (0.5, 5.0)
 
     async def close(self) -> None:
         await self.sender.close()
@@ -163,9 +201,9 @@ class Deliverer:
             return
         limit = 1 if endpoint.failing_since is not None else self.config.max_in_flight
         if self.in_flight[endpoint.id] >= limit:
-            pause = 5.0 if endpoint.failing_since is not None else 0.5
+            pause = self.defer_seconds[1 if endpoint.failing_since is not None else 0]
             later = clock.now() + timedelta(seconds=pause * random.uniform(0.5, 1.5))
-            queue_attempt(session, delivery.id, trigger=trigger, n=n, run_at=later)
+            enqueue(session, DELIVER_JOB, dict(args), run_at=later)
             return
         self.in_flight[endpoint.id] += 1  # taken before any await, so the check holds
         try:
@@ -182,7 +220,16 @@ class Deliverer:
             self.in_flight[endpoint.id] -= 1
             if self.in_flight[endpoint.id] <= 0:
                 del self.in_flight[endpoint.id]
-        await self._record(session, delivery, endpoint, headers, outcome, trigger=trigger, n=n)
+        await self._record(
+            session,
+            delivery,
+            endpoint,
+            headers,
+            outcome,
+            trigger=trigger,
+            n=n,
+            fail_on_error=bool(args.get("fail_on_error")),
+        )
 
     async def _give_up(self, session: AsyncSession, delivery: WebhookDelivery, why: str) -> None:
         await session.execute(
@@ -202,6 +249,7 @@ class Deliverer:
         *,
         trigger: str,
         n: int,
+        fail_on_error: bool,
     ) -> None:
         now = clock.now()
         session.add(
@@ -231,7 +279,9 @@ class Deliverer:
         gone = outcome.status == 410
         if outcome.ok:
             values.update(status=SUCCEEDED, delivered_at=now, next_attempt_at=None)
-            await health.record_success(session, endpoint, now)
+            outage_began = await health.record_success(session, endpoint, now)
+            if outage_began is not None:
+                await catch_up(session, endpoint.id, since=outage_began, now=now)
         else:
             where.append(WebhookDelivery.status != SUCCEEDED)
             if trigger == SCHEDULED:
@@ -243,7 +293,7 @@ class Deliverer:
                     queue_attempt(
                         session, delivery.id, trigger=SCHEDULED, n=n + 1, run_at=now + delay
                     )
-            elif gone:
+            elif gone or fail_on_error:
                 values.update(status=FAILED, next_attempt_at=None)
             await health.record_failure(session, endpoint, now, self.config, gone=gone)
         result = await session.execute(

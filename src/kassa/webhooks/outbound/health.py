@@ -52,12 +52,16 @@ def _notify(
     )
 
 
-async def record_success(session: AsyncSession, endpoint: WebhookEndpoint, now: datetime) -> None:
-    """Ends a failing streak; touches the row only when something changes (hot rows are slow)."""
+async def record_success(
+    session: AsyncSession, endpoint: WebhookEndpoint, now: datetime
+) -> datetime | None:
+    """Ends a failing streak and returns when it began (None if there was none, or another
+    delivery ended it). Touches the row only when something changes: hot rows are slow."""
     if endpoint.failing_since is None:
         if endpoint.last_success_at is None or now - endpoint.last_success_at > SUCCESS_STAMP_EVERY:
             await _claim(session, endpoint.id, last_success_at=now)
-        return
+        return None
+    since = endpoint.failing_since
     was_notified = endpoint.failing_notified_at is not None
     changed = await _claim(
         session,
@@ -75,8 +79,10 @@ async def record_success(session: AsyncSession, endpoint: WebhookEndpoint, now: 
             endpoint,
             RECOVERED,
             "Webhook endpoint recovered",
-            f"Your webhook endpoint {endpoint.url} ({endpoint.id}) accepts deliveries again.\n",
+            f"Your webhook endpoint {endpoint.url} ({endpoint.id}) accepts deliveries again.\n"
+            "Deliveries that gave up while it failed are being sent again.\n",
         )
+    return since if changed else None
 
 
 async def record_failure(

@@ -44,11 +44,13 @@ async def replay_event(
             WebhookDelivery.event_id == event.id, WebhookDelivery.endpoint_id == endpoint.id
         )
     )
+    # Unless automatic attempts are still scheduled, a failed replay leaves it failed.
+    fail_on_error = delivery is None or delivery.status == FAILED
     if delivery is None:
         delivery = new_delivery(session, event, endpoint)
     elif delivery.status == FAILED:
         delivery.status, delivery.updated_at = PENDING, clock.now()
-    queue_attempt(session, delivery.id, trigger=MANUAL, n=0)
+    queue_attempt(session, delivery.id, trigger=MANUAL, n=0, fail_on_error=fail_on_error)
     audit.record(
         session,
         action="webhook_delivery.replay",
@@ -97,7 +99,7 @@ async def recover_failed(
             .execution_options(synchronize_session=False)
         )
     for delivery_id in ids:
-        queue_attempt(session, delivery_id, trigger=MANUAL, n=0)
+        queue_attempt(session, delivery_id, trigger=MANUAL, n=0, fail_on_error=True)
     audit.record(
         session,
         action="webhook_endpoint.recover",
@@ -124,5 +126,5 @@ async def send_test(
         livemode=livemode,
     )
     delivery = new_delivery(session, event, endpoint)
-    queue_attempt(session, delivery.id, trigger=MANUAL, n=0)
+    queue_attempt(session, delivery.id, trigger=MANUAL, n=0, fail_on_error=True)
     return delivery

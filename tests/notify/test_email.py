@@ -1,0 +1,42 @@
+"""The notify module sends email over real SMTP, and only logs when none is configured."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import pytest
+
+from kassa.core.settings import Settings
+from kassa.notify import EmailMessage, LogMailer, SmtpMailer, mailer_from_settings
+from tests.notify.smtp import smtp_server
+
+
+async def test_smtp_mailer_delivers_to_a_real_server() -> None:
+    with smtp_server() as inbox:
+        mailer = SmtpMailer(inbox.host, inbox.port, sender="kassa@example.com", starttls=False)
+        await mailer.send(EmailMessage(("ops@example.com",), "Hello", "Body text\n"))
+    [message] = inbox.messages
+    assert message["Subject"] == "Hello" and message["From"] == "kassa@example.com"
+    assert inbox.recipients == [["ops@example.com"]]
+    assert message.get_content().strip() == "Body text"
+
+
+async def test_unreachable_smtp_server_raises_so_the_job_is_retried() -> None:
+    mailer = SmtpMailer("127.0.0.1", 1, sender="kassa@example.com", starttls=False, timeout=2)
+    with pytest.raises(OSError, match="."):
+        await mailer.send(EmailMessage(("ops@example.com",), "Hello", "Body"))
+
+
+async def test_without_smtp_settings_mail_is_logged_not_sent(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    mailer = mailer_from_settings(Settings(var_dir=tmp_path))  # type: ignore[call-arg]
+    assert isinstance(mailer, LogMailer)
+    with caplog.at_level(logging.INFO, logger="kassa.notify"):
+        await mailer.send(EmailMessage(("ops@example.com",), "Endpoint failing", "..."))
+    assert "Endpoint failing" in caplog.text
+    configured = mailer_from_settings(
+        Settings(var_dir=tmp_path, smtp_host="mail.example.com", smtp_port=2525)  # type: ignore[call-arg]
+    )
+    assert isinstance(configured, SmtpMailer) and configured.port == 2525
