@@ -36,6 +36,7 @@ app.add_typer(apikey_app, name="apikey")
 app.add_typer(user_app, name="user")
 app.add_typer(jobs_app, name="jobs")
 app.add_typer(config_app, name="config")
+app.add_typer(__import__("kassa.cli_webhooks").cli_webhooks.app, name="webhooks")
 app.add_typer(payins_app, name="payins")
 
 
