@@ -10,7 +10,8 @@ from pathlib import Path
 
 import httpx
 import pytest
-from fastapi import FastAPI
+from fastapi import APIRouter, FastAPI
+from fastapi.routing import APIRoute
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -20,7 +21,7 @@ from kassa.accounts.models import ApiKey
 from kassa.api import routes
 from kassa.api.app import create_app
 from kassa.api.deps import Session, WriteAccess
-from kassa.api.idempotency import IdempotentRoute, fingerprint, v1_router
+from kassa.api.idempotency import IdempotentRoute, fingerprint, make_idempotent
 from kassa.core import audit, clock
 from kassa.core.db import transaction
 from kassa.core.errors import Conflict
@@ -30,8 +31,9 @@ from kassa.jobs.scheduler import SCHEDULES
 from tests.conftest import Backend
 from tests.factories import merchant
 
-# A router only these tests mount: routes that fail in the ways real ones can.
-probe = v1_router(tags=["test"])
+# A plain router only these tests mount (made idempotent like create_app does with every
+# router): routes that fail in the ways real ones can.
+probe = APIRouter(prefix="/v1", tags=["test"])
 _failures = {"count": 0}
 
 
@@ -55,10 +57,26 @@ async def flaky(principal: WriteAccess) -> dict[str, int]:
     return {"attempt": _failures["count"]}
 
 
+_slow: dict[str, object] = {}
+
+
+@probe.post("/_test/slow", status_code=201)
+async def outlived_by_a_retry(principal: WriteAccess, session: Session) -> dict[str, str]:
+    """Runs past the lock timeout; a retry takes the key over meanwhile, then this one writes."""
+    frozen, client, headers = _slow["clock"], _slow["client"], _slow["headers"]
+    assert isinstance(frozen, clock.FrozenClock) and isinstance(client, httpx.AsyncClient)
+    if "retry" not in _slow:  # the first request only; the retry just does its work
+        frozen.advance(timedelta(seconds=61))
+        _slow["retry"] = None
+        _slow["retry"] = await client.post("/v1/_test/slow", headers=headers)  # type: ignore[arg-type]
+    audit.record(session, action="test.slow", object_type="test", object_id="s", account_id=None)
+    return {"done": "yes"}
+
+
 @pytest.fixture
 async def app(db: Backend, tmp_path: Path) -> AsyncIterator[FastAPI]:
     application = create_app(db.settings(tmp_path))
-    application.include_router(probe)
+    application.include_router(make_idempotent(probe))
     async with application.router.lifespan_context(application):
         yield application
 
@@ -213,7 +231,8 @@ async def test_unexpected_errors_release_the_key(client: httpx.AsyncClient, db: 
 @pytest.mark.parametrize("key", ["", "x" * 256, "caf\u00e9", "tab\there"])
 async def test_malformed_keys_are_refused(client: httpx.AsyncClient, db: Backend, key: str) -> None:
     acme = await merchant(db.sessions)
-    headers = {**acme.auth, "Idempotency-Key": key.encode("utf-8")}  # type: ignore[dict-item]
+    headers = [(k.encode(), v.encode()) for k, v in acme.auth.items()]
+    headers.append((b"Idempotency-Key", key.encode("utf-8")))  # raw bytes: not only ASCII
     response = await client.post("/v1/api_keys", headers=headers, json={})
     assert response.status_code == 400
     assert response.json()["code"] == "invalid_idempotency_key"
@@ -312,16 +331,40 @@ async def test_stored_responses_are_encrypted(client: httpx.AsyncClient, db: Bac
     assert secret not in row.response_body and b"sk_test_" not in row.response_body
 
 
-def test_every_authenticated_v1_post_route_is_idempotent() -> None:
-    """Guards against a new router forgetting ``route_class=IdempotentRoute`` / v1_router()."""
-    pending = {"/v1/jobs/{job_id}/retry"}  # jobs.py still uses APIRouter (foundation file)
-    exempt = {"/v1/auth/token"}  # no account: nothing to scope a key to
-    missing = []
+def test_every_post_route_of_the_app_is_idempotent(app: FastAPI) -> None:
+    """create_app makes every router in kassa.api.routes idempotent; none can forget to be."""
+    posts = []
     for info in pkgutil.iter_modules(routes.__path__):
         router = getattr(importlib.import_module(f"kassa.api.routes.{info.name}"), "router", None)
         for route in getattr(router, "routes", []):
-            path = getattr(route, "path", "")
-            is_post = "POST" in getattr(route, "methods", ()) and path.startswith("/v1")
-            if is_post and not isinstance(route, IdempotentRoute) and path not in exempt | pending:
-                missing.append(path)
-    assert missing == []
+            if isinstance(route, APIRoute) and "POST" in (route.methods or ()):
+                posts.append((route.path, isinstance(route, IdempotentRoute)))
+    assert ("/v1/api_keys", True) in posts
+    assert [path for path, idempotent in posts if not idempotent] == []
+
+
+async def test_a_request_that_lost_its_claim_changes_nothing(
+    client: httpx.AsyncClient, db: Backend
+) -> None:
+    frozen = clock.FrozenClock()
+    clock.install(frozen)
+    acme = await merchant(db.sessions)
+    headers = {**acme.auth, "Idempotency-Key": "k1"}
+    _slow.clear()
+    _slow.update(clock=frozen, client=client, headers=headers)
+    outlived = await client.post("/v1/_test/slow", headers=headers)
+    retry = _slow["retry"]
+    assert isinstance(retry, httpx.Response)
+    assert retry.status_code == 201  # it took the stale claim over and did the work
+    # The slow first request found its claim gone when it came to store its response.
+    assert outlived.status_code == 409 and outlived.json()["code"] == "idempotency_in_flight"
+    async with db.sessions() as session:
+        writes = await session.scalar(
+            select(func.count())
+            .select_from(audit.AuditEntry)
+            .where(audit.AuditEntry.action == "test.slow")
+        )
+    assert writes == 1  # the retry's, not the outlived request's
+    replay = await client.post("/v1/_test/slow", headers=headers)
+    assert replay.headers["idempotent-replayed"] == "true"
+    assert replay.content == retry.content

@@ -10,7 +10,7 @@ from fastapi import FastAPI
 import kassa
 from kassa import composition
 from kassa.accounts.ratelimit import MemoryRateLimiter, RateLimiter, RedisRateLimiter
-from kassa.api import errors
+from kassa.api import errors, idempotency
 from kassa.api.middleware import KassaMiddleware
 from kassa.api.routes import accounts, jobs, system
 from kassa.api.routes import customers, payment_methods, payments, reports
@@ -75,6 +75,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         ip_rate=settings.rate_limit_per_ip,
         burst=settings.rate_limit_burst,
     )
+    idempotency.apply_to_all_routers()  # Idempotency-Key on every POST, before inclusion
     for module in (system, accounts, jobs):
         app.include_router(module.router)
     app.include_router(webhook_endpoint_routes.router)

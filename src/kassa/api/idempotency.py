@@ -1,6 +1,7 @@
 """``Idempotency-Key`` for every POST of an API router, with Stripe's semantics.
 
-Use it by giving the router ``route_class=IdempotentRoute`` (``v1_router()`` does). Per request:
+``create_app`` applies it to every router in ``kassa.api.routes`` (``apply_to_all_routers``);
+elsewhere give the router ``route_class=IdempotentRoute`` (``v1_router()`` does). Per request:
 
 1. FastAPI authenticates, checks scopes and validates the body as usual; failures there never
    touch a key, so the client can fix the request and send the same key again.
@@ -53,6 +54,7 @@ REPLAYED = "Idempotent-Replayed"
 _KEY_RE = re.compile(r"[\x20-\x7e]{1,255}")
 _STORED_HEADERS = ("content-type", "location", "link")
 _NOT_STORED = frozenset({401, 403, 429})
+_NOT_COPIED = frozenset({"self", "path", "endpoint"})
 
 Handler = Callable[[Request], Coroutine[Any, Any, Response]]
 
@@ -61,6 +63,35 @@ def v1_router(**kwargs: Any) -> APIRouter:
     """An ``APIRouter`` under ``/v1`` whose POST routes honour ``Idempotency-Key``."""
     kwargs.setdefault("prefix", "/v1")
     return APIRouter(route_class=IdempotentRoute, **kwargs)
+
+
+def make_idempotent(router: APIRouter) -> APIRouter:
+    """Turn the router's POST routes into IdempotentRoutes, in place (safe to repeat)."""
+    names = [n for n in inspect.signature(APIRoute.__init__).parameters if n not in _NOT_COPIED]
+    for index, route in enumerate(router.routes):
+        if not isinstance(route, APIRoute) or isinstance(route, IdempotentRoute):
+            continue
+        if "POST" in (route.methods or ()):
+            copied = {n: getattr(route, n) for n in names if hasattr(route, n)}
+            router.routes[index] = IdempotentRoute(route.path, route.endpoint, **copied)
+    return router
+
+
+def apply_to_all_routers() -> None:
+    """Make every router in ``kassa.api.routes`` idempotent, so none can forget to be.
+
+    ``create_app`` calls this before including the routers.
+    """
+    import importlib
+    import pkgutil
+
+    from kassa.api import routes
+
+    for info in pkgutil.iter_modules(routes.__path__):
+        module = importlib.import_module(f"{routes.__name__}.{info.name}")
+        router = getattr(module, "router", None)
+        if isinstance(router, APIRouter):
+            make_idempotent(router)
 
 
 class IdempotentRoute(APIRoute):
