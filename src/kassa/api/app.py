@@ -12,8 +12,7 @@ from kassa import composition
 from kassa.accounts.ratelimit import MemoryRateLimiter, RateLimiter, RedisRateLimiter
 from kassa.api import errors, idempotency
 from kassa.api.middleware import KassaMiddleware
-from kassa.api.routes import accounts, jobs, system
-from kassa.api.routes import customers, payment_methods, payments, reports
+from kassa.api.routes import accounts, customers, jobs, payment_methods, payments, reports, system
 from kassa.api.routes import events as events_routes
 from kassa.api.routes import webhook_endpoints as webhook_endpoint_routes
 from kassa.api.state import AppState
