@@ -224,3 +224,51 @@ async def test_daily_report_lists_differences_as_csv(
     assert proc.returncode == 0, err.decode()
     cli_rows = list(csv.DictReader(io.StringIO(out.decode())))
     assert {r["payment_id"] for r in cli_rows} == set(rows)
+
+
+class _SlowAnswer:
+    """A mock whose answer arrives only after reconciliation already settled the payment."""
+
+    def __init__(self, inner: object, settle: object) -> None:
+        self.inner, self.settle = inner, settle
+        self.name = "mock"
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self.inner, name)
+
+    async def authorize(self, request: object) -> object:
+        result = await self.inner.authorize(request)  # type: ignore[attr-defined]
+        await self.settle()  # type: ignore[operator]
+        return result
+
+
+async def test_a_late_answer_after_reconciliation_changes_nothing(
+    db: Backend, tmp_path: Path
+) -> None:
+    from kassa.jobs.models import Event
+    from kassa.payins.create_payment import create_and_confirm
+    from kassa.providers.mock import MockProvider
+
+    settings = db.settings(tmp_path)
+    plain = build_registry(settings)
+
+    async def settle() -> None:
+        report = await reconcile(db.sessions, plain, older_than=NOW)
+        assert len(report.settled) == 1
+
+    registry = build_registry(
+        settings,
+        extra_providers={"mock": _SlowAnswer(MockProvider("mock"), settle)},  # type: ignore[dict-item]
+    )
+    m = await merchant(db.sessions)
+    view = await create_and_confirm(
+        db.sessions,
+        registry,
+        NewPayment(m.account_id, False, Money(900, "USD"), payment_method="pm_card_visa"),
+    )
+    assert view["status"] == "succeeded"
+    async with db.sessions() as s:
+        types = (await s.scalars(select(Event.type).where(Event.type == "payment.succeeded"))).all()
+        outcomes = (await s.scalars(select(PaymentAttempt.operation))).all()
+    assert types == ["payment.succeeded"]  # settled once, by reconciliation
+    assert sorted(outcomes) == ["authorize", "lookup"]

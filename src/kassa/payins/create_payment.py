@@ -22,11 +22,11 @@ from kassa.core.db import transaction
 from kassa.core.errors import InvalidMoney, InvalidRequest
 from kassa.core.ids import new_id
 from kassa.core.money import Money
-from kassa.payins import lifecycle
+from kassa.payins import fastpath, lifecycle
 from kassa.payins.errors import PaymentDeclined, ProviderUnavailable
 from kassa.payins.gateway import Outcome, call_with_failover
 from kassa.payins.models import Customer, Payment, PaymentAttempt, PaymentMethod
-from kassa.payins.repository import get_owned, lock_payment
+from kassa.payins.repository import attempts_for, get_owned, lock_payment
 from kassa.payins.state import FAILED, PENDING, PROCESSING, REQUIRES_CAPTURE, SUCCEEDED
 from kassa.payins.views import payment_json
 from kassa.providers.base import (
@@ -213,6 +213,17 @@ async def record(
     )
     if payment.status != PROCESSING or payment.pending_operation != "authorize":
         return payment, attempts
+    apply_outcome(session, payment, outcome, attempts)
+    return payment, attempts
+
+
+def apply_outcome(
+    session: AsyncSession,
+    payment: Payment,
+    outcome: Outcome[ChargeResult],
+    attempts: Sequence[PaymentAttempt],
+) -> None:
+    """The provider's answer applied to a payment still processing its authorization."""
     error = outcome.error
     if outcome.result is not None:
         apply_charge(session, payment, outcome.result, attempts)
@@ -236,7 +247,6 @@ async def record(
         apply_failure(
             session, payment, code=code, message=error.message, decline_code=None, attempts=attempts
         )
-    return payment, attempts
 
 
 async def create_and_confirm(
@@ -244,12 +254,50 @@ async def create_and_confirm(
 ) -> dict[str, object]:
     """The whole flow, each step in its own transaction; returns the payment as the API shows
     it, or raises PaymentDeclined / InvalidRequest / ProviderUnavailable after recording."""
+    if fastpath.enabled(sessions):
+        return await _create_and_confirm_fast(sessions, registry, new)
     async with transaction(sessions) as session:
         payment = await prepare(session, new=new, registry=registry)
     outcome = await authorize(registry, payment)
     async with transaction(sessions) as session:
         payment, attempts = await record(session, payment_id=payment.id, outcome=outcome)
         view = payment_json(payment, attempts)
+    raise_for_failure(payment, view)
+    return view
+
+
+async def _create_and_confirm_fast(
+    sessions: async_sessionmaker[AsyncSession], registry: ProviderRegistry, new: NewPayment
+) -> dict[str, object]:
+    """The same steps on PostgreSQL, each write one statement (see ``fastpath``)."""
+
+    async def build(session: AsyncSession) -> Payment:
+        return await prepare(session, new=new, registry=registry)
+
+    payment: Payment = await fastpath.run_intent(sessions, build)
+    outcome = await authorize(registry, payment)
+    before = fastpath.snapshot(payment)
+    collector = fastpath.Collector()
+    session = collector.as_session()
+    attempts = lifecycle.add_attempts(
+        session,
+        payment,
+        operation="authorize",
+        idempotency_key=payment.idempotency_key,
+        records=outcome.records,
+        success="succeeded",
+    )
+    collector.added.clear()
+    apply_outcome(session, payment, outcome, attempts)
+    statement = fastpath.result_statement(payment, before, collector.added, always=attempts)
+    if not await fastpath.run_result(sessions, statement):
+        # Settled meanwhile (reconciliation): show what is stored.
+        async with transaction(sessions) as read:
+            stored = await lock_payment(read, payment.id)
+            view = payment_json(stored, await attempts_for(read, payment.id))
+        raise_for_failure(stored, view)
+        return view
+    view = payment_json(payment, attempts)
     raise_for_failure(payment, view)
     return view
 
