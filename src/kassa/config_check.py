@@ -48,7 +48,7 @@ def check_settings(settings: Settings) -> list[Problem]:
                     fatal=False,
                 )
             )
-    provider = settings.payment_provider
+    provider = settings.payment_provider.split("_", 1)[0]  # its kind: mock_b is a mock
     if provider not in PROVIDER_REQUIREMENTS:
         problems.append(
             Problem(
