@@ -50,8 +50,11 @@ async def retrieve_customer(customer_id: str, principal: ReadAccess, session: Se
     return customer_json(customer)
 
 
-@router.api_route(
-    "/customers/{customer_id}", methods=["POST", "PATCH"], summary="Update a customer"
+@router.post(
+    "/customers/{customer_id}", summary="Update a customer", operation_id="update_customer"
+)
+@router.patch(
+    "/customers/{customer_id}", summary="Update a customer (PATCH)", operation_id="patch_customer"
 )
 async def update_customer(
     customer_id: str, body: CustomerIn, principal: WriteAccess, session: Session

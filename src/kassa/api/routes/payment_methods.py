@@ -71,10 +71,15 @@ async def retrieve_method(method_id: str, principal: ReadAccess, session: Sessio
     return payment_method_json(method)
 
 
-@router.api_route(
+@router.post(
     "/payment_methods/{method_id}",
-    methods=["POST", "PUT", "PATCH"],
     summary="Update a payment method's metadata",
+    operation_id="update_payment_method",
+)
+@router.put(
+    "/payment_methods/{method_id}",
+    summary="Update a payment method's metadata (PUT, as in seed 004)",
+    operation_id="put_payment_method",
 )
 async def update_method(
     method_id: str, body: PaymentMethodUpdate, principal: WriteAccess, session: Session
