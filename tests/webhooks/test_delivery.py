@@ -191,3 +191,4 @@ async def test_a_hanging_endpoint_does_not_block_the_others(
         stop.set()
         await running
         await outbound.deliverer.close()
+

@@ -31,7 +31,7 @@ from kassa.core.ids import new_id
 from kassa.jobs import JobContext, enqueue
 from kassa.jobs.models import Event
 from kassa.webhooks.outbound import health
-from kassa.webhooks.outbound.catalog import ABOUT_AN_ENDPOINT, PING, matches
+from kassa.webhooks.outbound.catalog import PING
 from kassa.webhooks.outbound.config import OutboundConfig
 from kassa.webhooks.outbound.endpoints import iso, signing_secrets
 from kassa.webhooks.outbound.models import (
@@ -42,7 +42,7 @@ from kassa.webhooks.outbound.models import (
     WebhookDelivery,
     WebhookEndpoint,
 )
-from kassa.webhooks.outbound.schedule import jittered, next_delay, parse_retry_after
+from kassa.webhooks.outbound.schedule import next_delay, parse_retry_after
 from kassa.webhooks.outbound.sender import Outcome, Sender
 from kassa.webhooks.outbound.signing import signed_headers
 
@@ -101,33 +101,6 @@ def queue_attempt(
     enqueue(session, DELIVER_JOB, args, run_at=run_at)
 
 
-async def fan_out(session: AsyncSession, event_id: str, config: OutboundConfig) -> int:
-    """Create a delivery and its first attempt for every enabled endpoint the event matches."""
-    event = await session.get(Event, event_id)
-    if event is None or event.account_id is None or event.type == PING:
-        return 0
-    endpoints = (
-        await session.scalars(
-            select(WebhookEndpoint).where(
-                WebhookEndpoint.account_id == event.account_id,
-                WebhookEndpoint.livemode == event.livemode,
-                WebhookEndpoint.enabled.is_(True),
-                WebhookEndpoint.deleted_at.is_(None),
-            )
-        )
-    ).all()
-    about = event.data.get("id") if event.type in ABOUT_AN_ENDPOINT else None
-    first = clock.now() + jittered(config.schedule[0])
-    count = 0
-    for endpoint in endpoints:
-        if endpoint.id != about and matches(endpoint.enabled_events, event.type):
-            delivery = new_delivery(session, event, endpoint)
-            delivery.next_attempt_at = first
-            queue_attempt(session, delivery.id, trigger=SCHEDULED, n=1, run_at=first)
-            count += 1
-    return count
-
-
 async def catch_up(
     session: AsyncSession, endpoint_id: str, *, since: datetime, now: datetime
 ) -> int:
@@ -155,6 +128,32 @@ async def catch_up(
             queue_attempt(session, delivery_id, trigger=MANUAL, n=0, fail_on_error=True)
         log.info("catching up an endpoint", extra={"endpoint_id": endpoint_id, "count": len(ids)})
     return len(ids)
+
+
+def attempt_row(
+    delivery: WebhookDelivery,
+    endpoint: WebhookEndpoint,
+    headers: dict[str, str],
+    outcome: Outcome,
+    *,
+    trigger: str,
+    now: datetime,
+) -> WebhookAttempt:
+    return WebhookAttempt(
+        id=new_id("wha"),
+        delivery_id=delivery.id,
+        endpoint_id=endpoint.id,
+        event_id=delivery.event_id,
+        trigger=trigger,
+        url=endpoint.url,
+        request_headers=headers,
+        response_status=outcome.status,
+        response_body=outcome.body,
+        duration_ms=outcome.duration_ms,
+        error=outcome.error,
+        succeeded=outcome.ok,
+        created_at=now,
+    )
 
 
 class Deliverer:
@@ -252,50 +251,21 @@ class Deliverer:
         fail_on_error: bool,
     ) -> None:
         now = clock.now()
-        session.add(
-            WebhookAttempt(
-                id=new_id("wha"),
-                delivery_id=delivery.id,
-                endpoint_id=endpoint.id,
-                event_id=delivery.event_id,
-                trigger=trigger,
-                url=endpoint.url,
-                request_headers=headers,
-                response_status=outcome.status,
-                response_body=outcome.body,
-                duration_ms=outcome.duration_ms,
-                error=outcome.error,
-                succeeded=outcome.ok,
-                created_at=now,
-            )
+        session.add(attempt_row(delivery, endpoint, headers, outcome, trigger=trigger, now=now))
+        values = self.settle(
+            session,
+            delivery.id,
+            outcome,
+            trigger=trigger,
+            n=n,
+            fail_on_error=fail_on_error,
+            now=now,
         )
-        values: dict[str, Any] = {
-            "attempt_count": WebhookDelivery.attempt_count + 1,
-            "last_status_code": outcome.status,
-            "last_error": outcome.error,
-            "updated_at": now,
-        }
+        values["attempt_count"] = WebhookDelivery.attempt_count + 1
         where: list[Any] = [WebhookDelivery.id == delivery.id]
-        gone = outcome.status == 410
-        if outcome.ok:
-            values.update(status=SUCCEEDED, delivered_at=now, next_attempt_at=None)
-            outage_began = await health.record_success(session, endpoint, now)
-            if outage_began is not None:
-                await catch_up(session, endpoint.id, since=outage_began, now=now)
-        else:
+        if not outcome.ok:
             where.append(WebhookDelivery.status != SUCCEEDED)
-            if trigger == SCHEDULED:
-                delay = None if gone else self._retry_delay(outcome, n, now)
-                if delay is None:
-                    values.update(status=FAILED, next_attempt_at=None)
-                else:
-                    values.update(next_attempt_at=now + delay)
-                    queue_attempt(
-                        session, delivery.id, trigger=SCHEDULED, n=n + 1, run_at=now + delay
-                    )
-            elif gone or fail_on_error:
-                values.update(status=FAILED, next_attempt_at=None)
-            await health.record_failure(session, endpoint, now, self.config, gone=gone)
+        await self.update_health(session, endpoint, outcome, now)
         result = await session.execute(
             update(WebhookDelivery)
             .where(*where)
@@ -310,6 +280,48 @@ class Deliverer:
                 .values(attempt_count=WebhookDelivery.attempt_count + 1, updated_at=now)
                 .execution_options(synchronize_session=False)
             )
+
+    def settle(
+        self,
+        session: AsyncSession,
+        delivery_id: str,
+        outcome: Outcome,
+        *,
+        trigger: str,
+        n: int,
+        fail_on_error: bool,
+        now: datetime,
+    ) -> dict[str, Any]:
+        """The delivery's new columns after an attempt; queues the next attempt if one is due."""
+        values: dict[str, Any] = {
+            "last_status_code": outcome.status,
+            "last_error": outcome.error,
+            "updated_at": now,
+        }
+        gone = outcome.status == 410
+        if outcome.ok:
+            values.update(status=SUCCEEDED, delivered_at=now, next_attempt_at=None)
+        elif trigger == SCHEDULED:
+            delay = None if gone else self._retry_delay(outcome, n, now)
+            if delay is None:
+                values.update(status=FAILED, next_attempt_at=None)
+            else:
+                values.update(next_attempt_at=now + delay)
+                queue_attempt(session, delivery_id, trigger=SCHEDULED, n=n + 1, run_at=now + delay)
+        elif gone or fail_on_error:
+            values.update(status=FAILED, next_attempt_at=None)
+        return values
+
+    async def update_health(
+        self, session: AsyncSession, endpoint: WebhookEndpoint, outcome: Outcome, now: datetime
+    ) -> None:
+        if outcome.ok:
+            outage_began = await health.record_success(session, endpoint, now)
+            if outage_began is not None:
+                await catch_up(session, endpoint.id, since=outage_began, now=now)
+        else:
+            gone = outcome.status == 410
+            await health.record_failure(session, endpoint, now, self.config, gone=gone)
 
     def _retry_delay(self, outcome: Outcome, n: int, now: datetime) -> timedelta | None:
         """The schedule's next delay, or the receiver's Retry-After (capped) while attempts last."""

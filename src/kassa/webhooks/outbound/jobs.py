@@ -12,8 +12,9 @@ from kassa.core.settings import Settings
 from kassa.jobs import JobContext, subscribe
 from kassa.jobs.registry import Handler, JobRegistry
 from kassa.notify import EmailMessage, Mailer, mailer_from_settings
+from kassa.webhooks.outbound import fanout
 from kassa.webhooks.outbound.config import OutboundConfig
-from kassa.webhooks.outbound.delivery import DELIVER_JOB, FAN_OUT_JOB, Deliverer, fan_out
+from kassa.webhooks.outbound.delivery import DELIVER_JOB, FAN_OUT_JOB, Deliverer
 from kassa.webhooks.outbound.endpoints import secret_box
 from kassa.webhooks.outbound.health import EMAIL_JOB
 
@@ -36,7 +37,7 @@ def handlers(
     config: OutboundConfig, deliverer: Deliverer, mailer: Mailer
 ) -> dict[str, tuple[Handler, int, float]]:
     async def fan_out_job(ctx: JobContext) -> None:
-        await fan_out(ctx.session, ctx.args["event_id"], config)
+        await fanout.fan_out(deliverer, ctx)
 
     async def email_job(ctx: JobContext) -> None:
         to = await merchant_addresses(ctx.session, ctx.args["account_id"])
@@ -47,7 +48,7 @@ def handlers(
         await mailer.send(EmailMessage(tuple(to), ctx.args["subject"], ctx.args["body"]))
 
     return {
-        FAN_OUT_JOB: (fan_out_job, 10, 60.0),
+        FAN_OUT_JOB: (fan_out_job, 10, config.timeout + 60.0),
         # Re-run only if the worker died or the database failed; HTTP failures are attempts.
         DELIVER_JOB: (deliverer.handle, 10, config.timeout + 60.0),
         EMAIL_JOB: (email_job, 8, 120.0),
