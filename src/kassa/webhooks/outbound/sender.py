@@ -36,6 +36,7 @@ class Sender:
         self.timeout = timeout
         self.allow_private = allow_private
         self._session: aiohttp.ClientSession | None = None
+        self._closer: asyncio.Task[None] | None = None
 
     def _http(self) -> aiohttp.ClientSession:
         if self._session is None or self._session.closed:
@@ -50,9 +51,22 @@ class Sender:
                 trust_env=False,  # never through an environment proxy
                 cookie_jar=aiohttp.DummyCookieJar(),
             )
+            self._closer = asyncio.create_task(self._close_at_shutdown(self._session))
         return self._session
 
+    @staticmethod
+    async def _close_at_shutdown(session: aiohttp.ClientSession) -> None:
+        """asyncio.run() cancels this task when the worker's loop ends: close the session then,
+        as the worker has no shutdown hook for it."""
+        try:
+            await asyncio.Event().wait()
+        finally:
+            if not session.closed:
+                await session.close()
+
     async def close(self) -> None:
+        if self._closer is not None:
+            self._closer.cancel()
         if self._session is not None and not self._session.closed:
             await self._session.close()
         self._session = None
