@@ -191,4 +191,3 @@ async def test_a_hanging_endpoint_does_not_block_the_others(
         stop.set()
         await running
         await outbound.deliverer.close()
-
