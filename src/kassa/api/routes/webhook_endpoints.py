@@ -201,13 +201,16 @@ async def _update(
     return EndpointOut.of(endpoint)
 
 
-router.add_api_route(
-    "/{endpoint_id}",
-    _update,
-    methods=["POST", "PATCH"],
-    response_model=EndpointOut,
-    summary="Update a webhook endpoint (url, enabled_events, description, enabled)",
-)
+for _method in ("POST", "PATCH"):  # POST as Stripe does, PATCH for REST clients
+    router.add_api_route(
+        "/{endpoint_id}",
+        _update,
+        methods=[_method],
+        response_model=EndpointOut,
+        name=f"update_webhook_endpoint_{_method.lower()}",
+        operation_id=f"update_webhook_endpoint_{_method.lower()}",
+        summary="Update a webhook endpoint (url, enabled_events, description, enabled)",
+    )
 
 
 @router.delete("/{endpoint_id}", response_model=DeletedOut, summary="Delete a webhook endpoint")
