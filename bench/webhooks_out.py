@@ -162,7 +162,7 @@ async def _setup(url: str, port: int) -> str:
     from kassa.webhooks.outbound.endpoints import create_endpoint, secret_box
 
     settings = Settings(webhook_allow_private=True, secret_key=SECRET_KEY)  # type: ignore[call-arg]
-    engine = create_engine(url)
+    engine = create_engine(url, pool_size=2)  # the workers need the connections
     async with transaction(session_factory(engine)) as session:
         account = await create_account(session, name="Bench")
         await create_endpoint(
@@ -184,7 +184,7 @@ async def _emit(url: str, account_id: str, n: int, per_txn: int, every: float = 
     from kassa.core.db import create_engine, session_factory, transaction
     from kassa.jobs import emit
 
-    engine = create_engine(url)
+    engine = create_engine(url, pool_size=2)  # the workers need the connections
     sessions = session_factory(engine)
     start = time.time()
     sent = 0
