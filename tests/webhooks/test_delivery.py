@@ -191,3 +191,21 @@ async def test_a_hanging_endpoint_does_not_block_the_others(
         stop.set()
         await running
         await outbound.deliverer.close()
+
+
+async def test_a_busy_healthy_endpoint_still_gets_every_delivery_and_attempt_recorded(
+    api: httpx.AsyncClient, outbound: Outbound, receiver: Receiver, acme: Merchant
+) -> None:
+    created = await create_endpoint(api, acme, receiver.url())
+    ids = []
+    for batch in range(3):  # after the first success, the fast path records the rest
+        ids += [await outbound.emit(acme, {"n": batch * 10 + i}) for i in range(10)]
+        await outbound.drain()
+    assert sorted(r.headers["webhook-id"] for r in receiver.at("hook")) == sorted(ids)
+    found = await deliveries(outbound.db, created["id"])
+    assert sorted(d.event_id for d in found) == sorted(ids)
+    assert {(d.status, d.attempt_count) for d in found} == {("succeeded", 1)}
+    log = await attempts(outbound.db)
+    assert sorted(a.delivery_id for a in log) == sorted(d.id for d in found)
+    assert all(a.succeeded and a.response_status == 200 for a in log)
+    assert await queued_jobs(outbound.db, DELIVER_JOB) == []
