@@ -131,15 +131,27 @@ async def _run_case(url: str, kind: str, workers: int, n: int, var_dir: str) -> 
         done = 0
         while done < n:  # poll lightly: the end time comes from the jobs' finished_at
             await asyncio.sleep(0.5)
-            done = await conn.fetchval("SELECT count(*) FROM jobs WHERE status = 'succeeded'")
+            done = await conn.fetchval(
+                "SELECT count(*) FROM jobs WHERE status = 'succeeded' AND name = $1",
+                f"bench.{kind}",
+            )
             print(f"  ... {done}/{n} done after {time.time() - start:.1f}s", flush=True)
             if any(p.poll() is not None for p in procs):
                 raise SystemExit("a worker process died; see its output above")
-        last = await conn.fetchval("SELECT extract(epoch FROM max(finished_at)) FROM jobs")
+        last = await conn.fetchval(
+            "SELECT extract(epoch FROM max(finished_at)) FROM jobs WHERE name = $1", f"bench.{kind}"
+        )
         elapsed = float(last) - start
         if kind == "write":
             written = await conn.fetchval("SELECT count(*) FROM bench_writes")
-            assert written == n, f"{written} writes for {n} jobs"
+            if written != n:
+                missing = await conn.fetch(
+                    "SELECT id, attempts, last_error, locked_by, finished_at FROM jobs "
+                    "WHERE id NOT IN (SELECT job_id FROM bench_writes) LIMIT 20"
+                )
+                for row in missing:
+                    print("  MISSING WRITE", dict(row), flush=True)
+                raise SystemExit(f"{written} writes for {n} jobs")
     finally:
         _stop_workers(procs)
         await conn.close()

@@ -38,8 +38,9 @@ def frozen() -> Iterator[FrozenClock]:
 
 @pytest.fixture
 def own_subscriptions() -> Iterator[None]:
-    """Subscriptions made by the test are removed afterwards; others' are kept."""
+    """The test sees only its own subscriptions; everyone else's are put back afterwards."""
     saved = list(events._subscriptions)
+    events._subscriptions.clear()
     yield
     events._subscriptions[:] = saved
 

@@ -275,3 +275,37 @@ async def test_graceful_shutdown_finishes_or_releases_running_jobs(
     stuck_job = await load(db, stuck_id)
     assert (stuck_job.status, stuck_job.locked_by, stuck_job.lease_until) == (QUEUED, None, None)
     assert stuck_job.attempts == 1  # the interrupted attempt is not counted
+
+
+async def test_leases_are_extended_only_for_jobs_the_worker_is_running(
+    db: Backend, registry: JobRegistry, frozen: FrozenClock
+) -> None:
+    started, gate = asyncio.Event(), asyncio.Event()
+
+    async def long_job(ctx: JobContext) -> None:
+        started.set()
+        await gate.wait()
+
+    registry.register("test.long", long_job)
+    worker = make_worker(db, registry, lease_seconds=60)
+    long_id = await add_job(db, "test.long")
+    running = asyncio.create_task(worker.run_due())
+    await started.wait()
+    # A job claimed under this worker's name that it is not running (its claim's commit
+    # seemed to fail, say) must not be kept alive by this worker's lease extensions.
+    orphan_id = await add_job(db, "test.orphaned")
+    async with transaction(db.sessions) as session:
+        await store.claim(session, worker.id, 10, timedelta(seconds=60))
+
+    for _ in range(3):  # three minutes: the running job's lease is kept fresh
+        frozen.advance(timedelta(seconds=59))
+        await worker.maintain()
+    assert (await load(db, long_id)).status == RUNNING
+    orphan = await load(db, orphan_id)
+    assert (orphan.status, orphan.last_error) == (
+        QUEUED,
+        "lease expired: the worker running it stopped",
+    )
+    gate.set()
+    await running
+    assert (await load(db, long_id)).status == SUCCEEDED

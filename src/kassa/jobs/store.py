@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Table, bindparam, func, select, update
+from sqlalchemy import Table, bindparam, func, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.dml import Update
 
@@ -71,7 +71,7 @@ def _claim_statement(postgres: bool) -> Update:
         due = due.with_for_update(skip_locked=True)
     return (
         update(_jobs)
-        .where(_c.id.in_(due.scalar_subquery()))
+        .where(_c.id.in_(due.scalar_subquery()), _c.status == QUEUED)  # re-checked on the row
         .values(
             status=RUNNING,
             locked_by=bindparam("worker"),
@@ -84,6 +84,7 @@ def _claim_statement(postgres: bool) -> Update:
 
 
 _CLAIM = {True: _claim_statement(True), False: _claim_statement(False)}
+_NO_SORT = text("SET LOCAL enable_sort = off")
 
 
 async def claim(
@@ -92,6 +93,12 @@ async def claim(
     """Take up to ``limit`` due jobs for ``worker_id``, oldest first; counts one attempt each."""
     now = clock.now()
     postgres = session.get_bind().dialect.name == "postgresql"
+    if postgres:
+        # Walk ix_jobs_due in run_at order and stop after ``limit`` rows. Right after a burst
+        # of enqueues the statistics still say "few rows", and the planner then fetches every
+        # due row and sorts them: a claim per batch became O(queue) (measured: 4x slower at
+        # 20,000 queued jobs). Without sorts, the ordered index scan is the only plan left.
+        await session.execute(_NO_SORT)
     params = {"now": now, "now2": now, "limit": limit, "worker": worker_id}
     rows = await session.execute(_CLAIM[postgres], {**params, "lease_until": now + lease})
     return [ClaimedJob(r[0], r[1], r[2], r[3], r[4]) for r in rows]
@@ -173,12 +180,16 @@ async def release(session: AsyncSession, job_ids: list[str], worker_id: str) -> 
     return int(result.rowcount)  # type: ignore[attr-defined]
 
 
-async def extend_leases(session: AsyncSession, worker_id: str, lease: timedelta) -> None:
-    now = clock.now()
+async def extend_leases(
+    session: AsyncSession, job_ids: list[str], worker_id: str, lease: timedelta
+) -> None:
+    """Extend the leases of the jobs this worker is running right now, and only those: a job
+    it claimed but lost track of (say a failed commit) must expire and go to another worker."""
+    if not job_ids:
+        return
     await session.execute(
-        update(_jobs)
-        .where(_c.locked_by == worker_id, _c.status == RUNNING)
-        .values(lease_until=now + lease)
+        update(_jobs).where(_owned(many=True)).values(lease_until=clock.now() + lease),
+        {"ids": job_ids, "worker": worker_id},
     )
 
 

@@ -70,9 +70,11 @@ class Worker:
     async def run(self, stop: asyncio.Event) -> None:
         """Run until ``stop`` is set, then finish or release what is running."""
         log.info("worker started", extra={"worker_id": self.id, "concurrency": self.concurrency})
-        async with transaction(self.sessions) as session:
-            await scheduler.sync_schedules(session, self.schedules)
-        await self.maintain()
+        while not await self._start():  # the database is not reachable yet
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), 2.0)
+            if stop.is_set():
+                return
         upkeep = asyncio.create_task(self._upkeep(stop))
         relay = asyncio.create_task(self._relay(stop))
         try:
@@ -91,6 +93,16 @@ class Worker:
             with contextlib.suppress(asyncio.CancelledError):
                 await upkeep
         log.info("worker stopped", extra={"worker_id": self.id})
+
+    async def _start(self) -> bool:
+        try:
+            async with transaction(self.sessions) as session:
+                await scheduler.sync_schedules(session, self.schedules)
+            await self.maintain()
+        except Exception:
+            log.exception("worker start-up failed; will try again")
+            return False
+        return True
 
     async def run_due(self) -> int:
         """Run every job that is due now to its end, then return how many ran (for tests and
@@ -199,7 +211,12 @@ class Worker:
                 delay = spec.backoff(job.attempts)
                 log.warning(
                     "job failed",
-                    extra={"job_id": job.id, "job": job.name, "attempt": job.attempts},
+                    extra={
+                        "job_id": job.id,
+                        "job": job.name,
+                        "attempt": job.attempts,
+                        "error": error,
+                    },
                 )
         await self._fail(job, error, delay if job.attempts < job.max_attempts else None)
 
@@ -214,7 +231,7 @@ class Worker:
     async def maintain(self) -> int:
         """Extend this worker's leases, requeue jobs of dead workers, beat; returns requeued."""
         async with transaction(self.sessions) as session:
-            await store.extend_leases(session, self.id, self.lease)
+            await store.extend_leases(session, [*self._running, *self._done], self.id, self.lease)
             requeued = await store.requeue_expired(session)
             now = clock.now()
             await store.heartbeat(
