@@ -19,12 +19,11 @@ attempt to it is a job of its own.
 from __future__ import annotations
 
 import asyncio
-import functools
 from collections import Counter
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import Executable, and_, bindparam, insert, select
+from sqlalchemy import and_, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from kassa.core import clock
@@ -42,7 +41,6 @@ from kassa.webhooks.outbound.delivery import (
     queue_attempt,
 )
 from kassa.webhooks.outbound.endpoints import signing_secrets
-from kassa.webhooks.outbound.health import SUCCESS_STAMP_EVERY
 from kassa.webhooks.outbound.models import (
     PENDING,
     WebhookAttempt,
@@ -85,59 +83,6 @@ async def _targets(
         if e is not None and e.id != about and matches(e.enabled_events, event.type)
     ]
     return event, found
-
-
-_DELIVERY_COLUMNS = (
-    "id",
-    "event_id",
-    "endpoint_id",
-    "account_id",
-    "status",
-    "attempt_count",
-    "next_attempt_at",
-    "delivered_at",
-    "created_at",
-    "last_status_code",
-    "last_error",
-    "updated_at",
-)
-_ATTEMPT_COLUMNS = (
-    "id",
-    "delivery_id",
-    "endpoint_id",
-    "event_id",
-    "trigger",
-    "url",
-    "request_headers",
-    "response_status",
-    "response_body",
-    "duration_ms",
-    "error",
-    "succeeded",
-    "created_at",
-)
-
-
-@functools.cache
-def _both_statement(rows: int) -> Executable:
-    """INSERT deliveries (a CTE) and their attempts in one statement, with bound parameters
-    so SQLAlchemy compiles it once per row count (literal multi-VALUES would compile each time)."""
-
-    def row(table: Any, prefix: str, i: int, columns: tuple[str, ...]) -> dict[str, Any]:
-        return {c: bindparam(f"{prefix}{i}_{c}", type_=table.c[c].type) for c in columns}
-
-    deliveries: Any = WebhookDelivery.__table__
-    attempts: Any = WebhookAttempt.__table__
-    cte = (
-        insert(deliveries)
-        .values([row(deliveries, "d", i, _DELIVERY_COLUMNS) for i in range(rows)])
-        .cte("new_deliveries")
-    )
-    return (
-        insert(attempts)
-        .values([row(attempts, "a", i, _ATTEMPT_COLUMNS) for i in range(rows)])
-        .add_cte(cte)
-    )
 
 
 def _queue_first_attempts(
@@ -253,19 +198,6 @@ async def fan_out(deliverer: Deliverer, ctx: JobContext) -> None:
                 "created_at": now,
             }
         )
-    quiet = not later and all(
-        o.ok and e.last_success_at is not None and now - e.last_success_at < SUCCESS_STAMP_EVERY
-        for e, o in zip(inline, outcomes, strict=True)
-    )
-    if quiet and is_postgres(session):
-        # The common case (all delivered, nothing else to write): deliveries and attempts in
-        # one atomic statement, no transaction around it. If the worker dies before the job is
-        # marked done, the job's next run finds the deliveries and skips them.
-        await session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
-        params = {f"d{i}_{k}": v for i, row in enumerate(deliveries) for k, v in row.items()}
-        params.update({f"a{i}_{k}": v for i, row in enumerate(attempts) for k, v in row.items()})
-        await session.execute(_both_statement(len(deliveries)), params)
-        return
     await session.execute(insert(WebhookDelivery), deliveries)
     await session.execute(insert(WebhookAttempt), attempts)
     for endpoint, outcome in zip(inline, outcomes, strict=True):
