@@ -61,6 +61,7 @@ class Backend:
             "var_dir": tmp,
             "secret_key": "test-secret-" + "x" * 40,
             "rate_limit_per_key": 0,
+            "database_pool_size": 4,
             "rate_limit_per_ip": 0,
         }
         values.update(overrides)

@@ -151,3 +151,16 @@ async def test_unknown_route_is_problem_details(client: httpx.AsyncClient, db: B
     response = await client.get("/v1/nothing-here")
     assert response.status_code == 404
     assert response.json()["code"] == "not_found"
+
+
+async def test_nul_characters_are_refused_not_a_database_error(
+    client: httpx.AsyncClient, db: Backend
+) -> None:
+    acme = await merchant(db.sessions)
+    response = await client.post("/v1/api_keys", headers=acme.auth, json={"name": "a\u0000b"})
+    assert response.status_code == 400
+    assert response.json()["code"] == "invalid_character"
+    query = await client.get("/v1/api_keys?starting_after=key_%00", headers=acme.auth)
+    assert query.status_code == 400
+    listed = await client.get("/v1/api_keys", headers=acme.auth)
+    assert len(listed.json()["data"]) == 1

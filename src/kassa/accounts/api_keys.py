@@ -74,6 +74,21 @@ async def create_api_key(
     return IssuedKey(key, secret)
 
 
+_touched: dict[str, float] = {}
+
+
+def _touch(key: ApiKey) -> None:
+    """Record use at most once a minute per key and process: concurrent requests with one key
+    must not all queue on the same row lock to write the same timestamp."""
+    now = clock.now()
+    last_local = _touched.get(key.id, 0.0)
+    if now.timestamp() - last_local < _TOUCH_EVERY.total_seconds():
+        return
+    _touched[key.id] = now.timestamp()
+    if key.last_used_at is None or now - key.last_used_at > _TOUCH_EVERY:
+        key.last_used_at = now
+
+
 async def authenticate_api_key(session: AsyncSession, secret: str) -> Principal:
     if not secret.startswith(("sk_test_", "sk_live_")):
         raise AuthenticationFailed(
@@ -84,9 +99,7 @@ async def authenticate_api_key(session: AsyncSession, secret: str) -> Principal:
         raise AuthenticationFailed("Invalid API key.", code="invalid_api_key")
     if key.revoked_at is not None:
         raise AuthenticationFailed("This API key was revoked.", code="api_key_revoked")
-    now = clock.now()
-    if key.last_used_at is None or now - key.last_used_at > _TOUCH_EVERY:
-        key.last_used_at = now
+    _touch(key)
     return Principal(
         account_id=key.account_id,
         livemode=key.livemode,

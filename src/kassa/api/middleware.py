@@ -13,10 +13,13 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from kassa.accounts.ratelimit import RateLimiter
 from kassa.core import context
+from kassa.core.errors import InvalidRequest
 from kassa.core.ids import new_id
 from kassa.core.metrics import http_latency, http_requests
 
 log = logging.getLogger("kassa.http")
+_NUL = b"\\u0000"
+_NUL_MESSAGE = "Text may not contain NUL characters (\\u0000)."
 _REQUEST_ID_RE = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
 
 
@@ -110,6 +113,10 @@ class KassaMiddleware:
                         [(b"retry-after", str(wait).encode())],
                     )
                     return
+            if b"%00" in scope.get("query_string", b""):
+                status_holder["status"] = 400
+                await _send_problem(send, 400, "invalid_character", _NUL_MESSAGE)
+                return
             declared = headers.get("content-length")
             if declared is not None and declared.isdigit() and int(declared) > self.max_body:
                 status_holder["status"] = 413
@@ -126,17 +133,22 @@ class KassaMiddleware:
 
     def _limited(self, receive: Receive) -> Receive:
         seen = 0
+        tail = b""
 
         async def wrapped() -> Message:
-            nonlocal seen
+            nonlocal seen, tail
             message = await receive()
             if message["type"] == "http.request":
-                seen += len(message.get("body", b""))
+                body = message.get("body", b"")
+                seen += len(body)
+                # Raised inside the app, so the problem-details handlers answer them.
                 if seen > self.max_body:
-                    # Raised inside the app, so the problem-details handler answers it.
                     raise HTTPException(
                         413, f"Request bodies are limited to {self.max_body} bytes."
                     )
+                if _NUL in tail + body:  # PostgreSQL text cannot hold NUL: refuse it up front
+                    raise InvalidRequest(_NUL_MESSAGE, code="invalid_character")
+                tail = body[-len(_NUL) :]
             return message
 
         return wrapped

@@ -71,9 +71,13 @@ def is_sqlite_url(url: str) -> bool:
 
 
 def create_engine(
-    url: str, *, pool_size: int = 10, echo: bool = False, pre_ping: bool = True
+    url: str, *, pool_size: int = 10, echo: bool = False, pre_ping: bool = False
 ) -> AsyncEngine:
-    """An async engine; SQLite gets WAL, foreign keys, a busy timeout and BEGIN IMMEDIATE."""
+    """An async engine; SQLite gets WAL, foreign keys, a busy timeout and BEGIN IMMEDIATE.
+
+    No pre-ping by default: it costs a round trip per checkout on the hot path, and a
+    connection that died with the server is detected on use, which invalidates the pool.
+    """
     if is_sqlite_url(url):
         path = url.split(":///", 1)[1] if ":///" in url else ""
         if path and path != ":memory:":
@@ -82,7 +86,12 @@ def create_engine(
         _configure_sqlite(engine)
         return engine
     return create_async_engine(
-        url, echo=echo, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=pre_ping
+        url,
+        echo=echo,
+        pool_size=pool_size,
+        max_overflow=pool_size,
+        pool_pre_ping=pre_ping,
+        pool_recycle=1800,
     )
 
 
