@@ -116,7 +116,7 @@ async def _http_error(_: Request, exc: Exception) -> JSONResponse:
         413: "payload_too_large",
         415: "unsupported_media_type",
     }
-    code = codes.get(exc.status_code, "http_error")
+    code = getattr(exc, "code", None) or codes.get(exc.status_code, "http_error")
     return problem(exc.status_code, code, str(exc.detail), headers=exc.headers)
 
 

@@ -13,11 +13,20 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from kassa.accounts.ratelimit import RateLimiter
 from kassa.core import context
-from kassa.core.errors import InvalidRequest
 from kassa.core.ids import new_id
 from kassa.core.metrics import http_latency, http_requests
 
 log = logging.getLogger("kassa.http")
+
+
+class CodedHTTPException(HTTPException):
+    """An HTTPException with a problem ``code``; FastAPI re-raises these while reading bodies."""
+
+    def __init__(self, status: int, detail: str, *, code: str) -> None:
+        super().__init__(status, detail)
+        self.code = code
+
+
 _NUL = b"\\u0000"
 _NUL_MESSAGE = "Text may not contain NUL characters (\\u0000)."
 _REQUEST_ID_RE = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
@@ -147,7 +156,7 @@ class KassaMiddleware:
                         413, f"Request bodies are limited to {self.max_body} bytes."
                     )
                 if _NUL in tail + body:  # PostgreSQL text cannot hold NUL: refuse it up front
-                    raise InvalidRequest(_NUL_MESSAGE, code="invalid_character")
+                    raise CodedHTTPException(400, _NUL_MESSAGE, code="invalid_character")
                 tail = body[-len(_NUL) :]
             return message
 
