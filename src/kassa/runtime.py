@@ -27,7 +27,10 @@ async def run_worker(settings: Settings, *, concurrency: int | None = None) -> N
     # pre-ping: it is a round trip per job; a connection lost to a database restart fails
     # one claim or one attempt, which is retried, and SQLAlchemy then recycles the pool.
     pool_size = max(settings.database_pool_size, concurrency + 4)
-    engine = create_engine(settings.effective_database_url, pool_size=pool_size, pre_ping=False)
+    # A small overflow: N workers must fit in PostgreSQL's max_connections (100 by default).
+    engine = create_engine(
+        settings.effective_database_url, pool_size=pool_size, max_overflow=4, pre_ping=False
+    )
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):

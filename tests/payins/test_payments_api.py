@@ -326,3 +326,52 @@ async def test_idempotency_key_replays_the_payment(client: httpx.AsyncClient, db
     assert second.json() == first.json()
     assert second.headers.get("idempotent-replayed") == "true"
     assert (await _counts(db))[0] == 1
+
+
+async def test_a_retry_after_a_crashed_request_resumes_its_payment_instead_of_charging_again(
+    client: httpx.AsyncClient, db: Backend
+) -> None:
+    """The process died after the payment was written but before the response was stored:
+    the retry (after the claim's lock timeout) must find that payment, not create a second."""
+    from datetime import timedelta
+
+    from sqlalchemy import update
+
+    from kassa.accounts.idempotency import IN_FLIGHT, IdempotencyKey
+    from kassa.core import clock
+    from kassa.payins.state import PROCESSING
+
+    acme = await merchant(db.sessions)
+    headers = {**acme.auth, "Idempotency-Key": "order-1001"}
+    first = await pay(client, headers)
+    assert first.status_code == 201
+    payment_id = first.json()["id"]
+    stale = clock.now() - timedelta(minutes=5)
+    async with db.sessions() as s, s.begin():
+        # as if the process died: the key still in flight, the payment still processing
+        await s.execute(
+            update(IdempotencyKey)
+            .where(IdempotencyKey.key == "order-1001")
+            .values(
+                status=IN_FLIGHT,
+                response_status=None,
+                response_body=None,
+                response_headers=None,
+                locked_at=stale,
+                created_at=stale,
+            )
+        )
+        await s.execute(
+            update(Payment)
+            .where(Payment.id == payment_id)
+            .values(status=PROCESSING, pending_operation="authorize", amount_captured=0)
+        )
+    retry = await pay(client, headers)
+    assert retry.status_code == 201
+    assert retry.json()["id"] == payment_id
+    assert retry.json()["status"] == "succeeded"
+    async with db.sessions() as s:
+        assert await s.scalar(select(func.count()).select_from(Payment)) == 1
+    replay = await pay(client, headers)
+    assert replay.headers.get("idempotent-replayed") == "true"
+    assert replay.json()["id"] == payment_id

@@ -69,6 +69,9 @@ class Claimed:
     """The key is ours: run the request, then ``finish`` (or ``release``) with ``lock_id``."""
 
     lock_id: str
+    # Set when this claim took over one whose process died mid-request: the first attempt may
+    # have created objects (a payment) before dying, and the route must resume them, not redo.
+    resumes_since: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -143,7 +146,7 @@ async def claim(
             .returning(IdempotencyKey.lock_id)
         )
         if taken is not None:
-            return Claimed(lock_id)
+            return Claimed(lock_id, None if expired else now - ttl)
     raise IdempotencyInFlight(details={"retry_after": 1})
 
 

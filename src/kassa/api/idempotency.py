@@ -30,7 +30,7 @@ import re
 from collections.abc import Awaitable, Callable, Coroutine
 from contextvars import ContextVar
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import parse_qsl, urlencode
 
@@ -129,6 +129,7 @@ class _Pending:
     lock_id: str = ""
     ident: keys.Request | None = None
     session: AsyncSession | None = None
+    resumes_since: datetime | None = None
 
 
 _pending: ContextVar[_Pending | None] = ContextVar("kassa_idempotency", default=None)
@@ -205,6 +206,22 @@ async def _claim(pending: _Pending) -> None:
         raise _Answer(_replay(request, outcome))
     await session.commit()  # the claim is visible to every other process from here on
     pending.lock_id, pending.ident, pending.session = outcome.lock_id, ident, session
+    pending.resumes_since = outcome.resumes_since
+
+
+@dataclass(frozen=True)
+class ClaimedKey:
+    key: str
+    resumes_since: datetime | None  # set when an earlier attempt with this key died mid-way
+
+
+def claimed_key() -> ClaimedKey | None:
+    """The Idempotency-Key this request holds, for routes that must find what an earlier,
+    crashed attempt with the same key created (so a retry resumes it instead of redoing it)."""
+    pending = _pending.get()
+    if pending is None or not pending.lock_id:
+        return None
+    return ClaimedKey(pending.key, pending.resumes_since)
 
 
 async def _handle(handler: Handler, pending: _Pending) -> Response:

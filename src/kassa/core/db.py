@@ -71,7 +71,12 @@ def is_sqlite_url(url: str) -> bool:
 
 
 def create_engine(
-    url: str, *, pool_size: int = 10, echo: bool = False, pre_ping: bool = False
+    url: str,
+    *,
+    pool_size: int = 10,
+    max_overflow: int | None = None,
+    echo: bool = False,
+    pre_ping: bool = False,
 ) -> AsyncEngine:
     """An async engine; SQLite gets WAL, foreign keys, a busy timeout and BEGIN IMMEDIATE.
 
@@ -89,7 +94,7 @@ def create_engine(
         url,
         echo=echo,
         pool_size=pool_size,
-        max_overflow=pool_size,
+        max_overflow=pool_size if max_overflow is None else max_overflow,
         pool_pre_ping=pre_ping,
         pool_recycle=1800,
     )

@@ -14,7 +14,9 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from kassa.core import clock
@@ -52,6 +54,8 @@ class NewPayment:
     metadata: dict[str, str] = field(default_factory=dict)
     capture: bool = True
     provider: str | None = None
+    request_key: str | None = None  # the API Idempotency-Key, when the request had one
+    resumes_since: datetime | None = None  # an earlier attempt with that key died mid-way
 
 
 def authorize_key(payment_id: str) -> str:
@@ -136,6 +140,7 @@ async def prepare(session: AsyncSession, *, new: NewPayment, registry: ProviderR
         provider=provider,
         provider_payment_id=None,
         idempotency_key=authorize_key(payment_id),
+        request_key=new.request_key,
         pending_operation="authorize",
         pending_amount=None,
         failure_code=None,
@@ -254,6 +259,11 @@ async def create_and_confirm(
 ) -> dict[str, object]:
     """The whole flow, each step in its own transaction; returns the payment as the API shows
     it, or raises PaymentDeclined / InvalidRequest / ProviderUnavailable after recording."""
+    if new.request_key and new.resumes_since is not None:
+        async with transaction(sessions) as session:
+            earlier = await _created_by_request(session, new)
+        if earlier is not None:
+            return await _resume(sessions, registry, earlier)
     if fastpath.enabled(sessions):
         return await _create_and_confirm_fast(sessions, registry, new)
     async with transaction(sessions) as session:
@@ -298,6 +308,34 @@ async def _create_and_confirm_fast(
         raise_for_failure(stored, view)
         return view
     view = payment_json(payment, attempts)
+    raise_for_failure(payment, view)
+    return view
+
+
+async def _created_by_request(session: AsyncSession, new: NewPayment) -> Payment | None:
+    assert new.resumes_since is not None
+    return await session.scalar(
+        select(Payment).where(
+            Payment.account_id == new.account_id,
+            Payment.request_key == new.request_key,
+            Payment.created_at >= new.resumes_since,
+        )
+    )
+
+
+async def _resume(
+    sessions: async_sessionmaker[AsyncSession], registry: ProviderRegistry, payment: Payment
+) -> dict[str, object]:
+    """Finish what a crashed attempt started: ask the provider again with the SAME key (the
+    provider answers with the charge it already made, never a second one), or just answer."""
+    if payment.status == PROCESSING and payment.pending_operation == "authorize":
+        outcome = await authorize(registry, payment)
+        async with transaction(sessions) as session:
+            payment, attempts = await record(session, payment_id=payment.id, outcome=outcome)
+            view = payment_json(payment, attempts)
+    else:
+        async with transaction(sessions) as session:
+            view = payment_json(payment, await attempts_for(session, payment.id))
     raise_for_failure(payment, view)
     return view
 

@@ -50,6 +50,7 @@ class Payment(Base):
         Index("ix_payments_account", "account_id", "id"),
         Index("ix_payments_status_updated", "status", "updated_at"),
         Index("ix_payments_created", "created_at"),
+        Index("ix_payments_request_key", "account_id", "request_key"),
     )
 
     id: Mapped[str] = mapped_column(String(40), primary_key=True)
@@ -73,6 +74,9 @@ class Payment(Base):
     provider: Mapped[str] = mapped_column(String(40))
     provider_payment_id: Mapped[str | None] = mapped_column(String(200))
     idempotency_key: Mapped[str] = mapped_column(String(120))  # ours, sent to the provider
+    # The API Idempotency-Key of the request that created it: a retry that takes over the key
+    # of a request whose process died finds and resumes this payment instead of charging again.
+    request_key: Mapped[str | None] = mapped_column(String(255))
     pending_operation: Mapped[str | None] = mapped_column(String(20))  # authorize | capture
     pending_amount: Mapped[int | None]  # the capture in flight
     failure_code: Mapped[str | None] = mapped_column(String(64))

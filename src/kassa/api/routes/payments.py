@@ -15,7 +15,7 @@ from pydantic import Field
 from sqlalchemy import select
 
 from kassa.api.deps import ReadAccess, RefundAccess, Session, WriteAccess, app_state
-from kassa.api.idempotency import v1_router
+from kassa.api.idempotency import claimed_key, v1_router
 from kassa.api.pagination import Limit, StartingAfter, fetch_page
 from kassa.api.routes._payins_common import AmountIn, Guarded, WithMetadata, providers
 from kassa.core.errors import InvalidRequest
@@ -68,6 +68,7 @@ async def create_payment(
     account_id = principal.require_account()
     amount = body.amount.money()
     await _release(session)
+    claimed = claimed_key()
     view = await create_and_confirm(
         app_state(request).sessions,
         providers(request),
@@ -82,6 +83,8 @@ async def create_payment(
             metadata=body.metadata or {},
             capture=body.capture,
             provider=body.provider,
+            request_key=claimed.key if claimed else None,
+            resumes_since=claimed.resumes_since if claimed else None,
         ),
     )
     return JSONResponse(view, status_code=202 if view["status"] == PROCESSING else 201)
