@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import random
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
@@ -38,6 +38,37 @@ class JobContext:
 Handler = Callable[[JobContext], Awaitable[None]]
 
 
+@dataclass(frozen=True)
+class BatchJob:
+    """One job of a batch: what ``JobContext`` carries, without the session."""
+
+    id: str
+    args: dict[str, Any]
+    attempt: int
+    max_attempts: int
+
+
+@dataclass
+class BatchContext:
+    """What a batch handler gets: several claimed jobs of one name, in their first attempt, and
+    one session whose transaction finishes them all (docs/decisions/0004-batch-jobs.md). The
+    handler must do each job's whole work; if it raises, each job is run alone by the single
+    handler instead, so a batch is only ever an optimisation.
+
+    A handler may leave some jobs to finish on their own (say, waiting on a slow receiver must
+    not hold the whole batch): it returns {job id: handler}, and each such job then runs that
+    handler as a job of its own (own transaction, slot, lease and retries), not finished with
+    the batch."""
+
+    name: str
+    jobs: list[BatchJob]
+    session: AsyncSession
+    sessions: async_sessionmaker[AsyncSession]
+
+
+BatchHandler = Callable[[BatchContext], Awaitable[Mapping[str, Handler] | None]]
+
+
 def default_backoff(attempt: int) -> timedelta:
     """Exponential backoff with ±20 % jitter: ~2 s, 4 s, 8 s ... capped at one hour."""
     base = min(3600.0, 2.0 * 2 ** max(0, attempt - 1))
@@ -51,6 +82,8 @@ class JobSpec:
     max_attempts: int | None = None
     timeout_seconds: float = 300.0
     backoff: Callable[[int], timedelta] = default_backoff
+    batch: BatchHandler | None = None
+    batch_size: int = 1
 
 
 @dataclass
@@ -65,10 +98,21 @@ class JobRegistry:
         max_attempts: int | None = None,
         timeout_seconds: float = 300.0,
         backoff: Callable[[int], timedelta] = default_backoff,
+        batch: BatchHandler | None = None,
+        batch_size: int = 16,
     ) -> None:
+        """``batch``, if given, runs up to ``batch_size`` claimed jobs of this name at once."""
         if "." not in name:
             raise ValueError(f"job names are '<context>.<verb>', got {name!r}")
-        self.specs[name] = JobSpec(name, handler, max_attempts, timeout_seconds, backoff)
+        self.specs[name] = JobSpec(
+            name,
+            handler,
+            max_attempts,
+            timeout_seconds,
+            backoff,
+            batch,
+            batch_size if batch is not None else 1,
+        )
 
     def get(self, name: str) -> JobSpec | None:
         return self.specs.get(name)
@@ -84,8 +128,16 @@ def register_job(
     max_attempts: int | None = None,
     timeout_seconds: float = 300.0,
     backoff: Callable[[int], timedelta] = default_backoff,
+    batch: BatchHandler | None = None,
+    batch_size: int = 16,
 ) -> None:
     """Register ``handler`` process-wide (the composition root calls this at start-up)."""
     JOBS.register(
-        name, handler, max_attempts=max_attempts, timeout_seconds=timeout_seconds, backoff=backoff
+        name,
+        handler,
+        max_attempts=max_attempts,
+        timeout_seconds=timeout_seconds,
+        backoff=backoff,
+        batch=batch,
+        batch_size=batch_size,
     )

@@ -8,7 +8,9 @@ finish for ``grace_seconds`` (still extending their leases) and hands back the r
 Throughput: claims are made in batches (once ``refill`` slots are free, not after every job),
 and jobs whose handlers never touched the database are finished together in the next claim's
 transaction; a handler that did write is finished in its own transaction, atomically with
-its writes.
+its writes. Jobs whose name has a batch handler run several at a time in one task and one
+transaction on their first attempt (docs/decisions/0004-batch-jobs.md); a batch that fails
+falls back to running each job alone.
 """
 
 from __future__ import annotations
@@ -30,7 +32,16 @@ from kassa.core.ids import new_ulid
 from kassa.core.metrics import jobs_run
 from kassa.jobs import scheduler, store
 from kassa.jobs.models import WorkerHeartbeat
-from kassa.jobs.registry import JOBS, JobContext, JobRegistry, Retry
+from kassa.jobs.registry import (
+    JOBS,
+    BatchContext,
+    BatchJob,
+    Handler,
+    JobContext,
+    JobRegistry,
+    JobSpec,
+    Retry,
+)
 from kassa.jobs.scheduler import SCHEDULES, ScheduleSpec
 
 log = logging.getLogger("kassa.worker")
@@ -131,9 +142,39 @@ class Worker:
         except BaseException:
             self._done = done + self._done  # try again next time
             raise
-        for job in claimed:
+        singles, batches = self._plan(claimed)
+        for job in singles:
             self._running[job.id] = asyncio.create_task(self._run_one(job))
+        for spec, jobs in batches:
+            task = asyncio.create_task(self._run_batch(spec, jobs))
+            for job in jobs:  # each job keeps its slot and its lease until the batch ends
+                self._running[job.id] = task
         return len(claimed)
+
+    def _plan(
+        self, claimed: list[store.ClaimedJob]
+    ) -> tuple[list[store.ClaimedJob], list[tuple[JobSpec, list[store.ClaimedJob]]]]:
+        """Jobs to run alone, and batches: first attempts of jobs that have a batch handler.
+        A retried job always runs alone, so one bad job cannot fail a batch twice."""
+        singles: list[store.ClaimedJob] = []
+        groups: dict[str, list[store.ClaimedJob]] = {}
+        for job in claimed:
+            spec = self.registry.get(job.name)
+            if spec is not None and spec.batch is not None and job.attempts == 1:
+                groups.setdefault(job.name, []).append(job)
+            else:
+                singles.append(job)
+        batches: list[tuple[JobSpec, list[store.ClaimedJob]]] = []
+        for name, jobs in groups.items():
+            spec = self.registry.specs[name]
+            size = max(1, spec.batch_size)
+            for i in range(0, len(jobs), size):
+                chunk = jobs[i : i + size]
+                if len(chunk) == 1:
+                    singles.append(chunk[0])
+                else:
+                    batches.append((spec, chunk))
+        return singles, batches
 
     async def _wait(self) -> None:
         """Until enough slots are free (a job finishing wakes us), a schedule fired, or stop;
@@ -153,10 +194,10 @@ class Worker:
                 await store.mark_succeeded(session, done, self.id)
 
     # -- one job ----------------------------------------------------------------------------
-    async def _run_one(self, job: store.ClaimedJob) -> None:
+    async def _run_one(self, job: store.ClaimedJob, handler: Handler | None = None) -> None:
         context.set_context(context.RequestContext(request_id=job.id, actor=f"job:{job.name}"))
         try:
-            await self._execute(job)
+            await self._execute(job, handler)
         except Exception:  # the worker must survive anything a job does
             log.exception("job bookkeeping failed", extra={"job_id": job.id})
         finally:
@@ -164,7 +205,69 @@ class Worker:
             if self.concurrency - len(self._running) >= self.refill or not self._running:
                 self._wake.set()
 
-    async def _execute(self, job: store.ClaimedJob) -> None:
+    async def _run_batch(self, spec: JobSpec, jobs: list[store.ClaimedJob]) -> None:
+        context.set_context(context.RequestContext(request_id=jobs[0].id, actor=f"job:{spec.name}"))
+        this = asyncio.current_task()
+        try:
+            if not await self._execute_batch(spec, jobs):
+                await asyncio.gather(*(self._execute_guarded(job) for job in jobs))
+        except Exception:  # the worker must survive anything a job does
+            log.exception("batch bookkeeping failed", extra={"job_id": jobs[0].id})
+        finally:
+            for job in jobs:
+                if self._running.get(job.id) is this:  # not a job left to run on its own
+                    del self._running[job.id]
+            if self.concurrency - len(self._running) >= self.refill or not self._running:
+                self._wake.set()
+
+    async def _execute_guarded(self, job: store.ClaimedJob) -> None:
+        try:
+            await self._execute(job)
+        except Exception:
+            log.exception("job bookkeeping failed", extra={"job_id": job.id})
+
+    async def _execute_batch(self, spec: JobSpec, jobs: list[store.ClaimedJob]) -> bool:
+        """Run ``jobs`` through the batch handler and finish them in its transaction; False
+        (all written undone) when they must run one by one instead."""
+        assert spec.batch is not None
+        async with self.sessions() as session:
+            ctx = BatchContext(
+                spec.name,
+                [BatchJob(j.id, j.args, j.attempts, j.max_attempts) for j in jobs],
+                session,
+                self.sessions,
+            )
+            try:
+                async with asyncio.timeout(spec.timeout_seconds):
+                    alone = dict(await spec.batch(ctx) or {})
+                ids = [job.id for job in jobs if job.id not in alone]
+                if session.new or session.dirty or session.deleted:
+                    await session.flush()
+                if session.in_transaction():
+                    if await store.mark_succeeded(session, ids, self.id) != len(ids):
+                        # Some lease ran out and another worker has that job: undo it all;
+                        # run alone, each job we still hold is finished on its own.
+                        await session.rollback()
+                        log.warning("lost a lease in a batch", extra={"job_id": ids[0]})
+                        return False
+                    await session.commit()
+                else:
+                    self._done.extend(ids)
+            except Exception as exc:
+                await session.rollback()
+                log.warning(
+                    "batch failed; running its jobs one by one",
+                    extra={"job": spec.name, "count": len(jobs), "error": repr(exc)[:500]},
+                )
+                return False
+        jobs_run.labels(spec.name, "succeeded").inc(len(ids))
+        for job in jobs:
+            if job.id in alone:  # keeps its slot and lease, now as a task of its own
+                self._running[job.id] = asyncio.create_task(self._run_one(job, alone[job.id]))
+        return True
+
+    async def _execute(self, job: store.ClaimedJob, handler: Handler | None = None) -> None:
+        """Run ``job`` with its registered handler (or ``handler``, a batch's continuation)."""
         spec = self.registry.get(job.name)
         if job.attempts > job.max_attempts:
             await self._fail(job, "gave up: the job's worker stopped too many times", None)
@@ -182,7 +285,7 @@ class Worker:
             )
             try:
                 async with asyncio.timeout(spec.timeout_seconds):
-                    await spec.handler(ctx)
+                    await (handler or spec.handler)(ctx)
                 # Objects only added (enqueue, emit) have not begun a transaction yet: they
                 # must be written with the job's completion, not dropped with the session.
                 if session.new or session.dirty or session.deleted:

@@ -5,10 +5,13 @@ Every ``emit()`` runs the ``webhooks.fan_out`` job (subscribed to ``*``). For ea
 endpoint of the event's account and mode whose filter matches, it creates a delivery. The first
 attempt to a healthy endpoint (not failing, under its in-flight limit, schedule starting at 0)
 is POSTed by this job itself, concurrently for all such endpoints, and recorded with its
-delivery in one transaction that also finishes the job: one job and two transactions per
-event instead of two jobs and four, which is what makes ~1,000 deliveries/s reachable. Every
-other attempt (retries, failing or busy endpoints, replays) is its own ``webhooks.deliver`` job
-per (event, endpoint).
+delivery in one transaction that also finishes the job. Every other attempt (retries, failing
+or busy endpoints, replays) is its own ``webhooks.deliver`` job per (event, endpoint).
+
+The worker hands first attempts of fan-out jobs over in batches (``fan_out_batch``): one query
+reads all their events and endpoints, all POSTs run at once, and one multi-row INSERT each
+records deliveries and attempts, in the transaction that finishes the jobs. That is about six
+statements per batch instead of six per event (docs/decisions/0004-batch-jobs.md).
 
 At least once: if the worker dies after POSTing but before that transaction commits, the job
 runs again and POSTs again (same ``webhook-id``). A hanging endpoint holds at most its
@@ -20,6 +23,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import Counter
+from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
@@ -31,6 +35,7 @@ from kassa.core.db import is_postgres
 from kassa.core.ids import new_id
 from kassa.jobs import JobContext
 from kassa.jobs.models import Event
+from kassa.jobs.registry import BatchContext, Handler
 from kassa.webhooks.outbound.catalog import ABOUT_AN_ENDPOINT, PING, matches
 from kassa.webhooks.outbound.config import OutboundConfig
 from kassa.webhooks.outbound.delivery import (
@@ -51,11 +56,13 @@ from kassa.webhooks.outbound.schedule import jittered
 from kassa.webhooks.outbound.sender import Outcome
 from kassa.webhooks.outbound.signing import signed_headers
 
+Target = tuple[Event, WebhookEndpoint]
 
-async def _targets(
-    session: AsyncSession, event_id: str
-) -> tuple[Event | None, list[WebhookEndpoint]]:
-    """The event and the endpoints it goes to, in one query."""
+
+async def _load(
+    session: AsyncSession, event_ids: list[str]
+) -> tuple[dict[str, Event], dict[str, list[WebhookEndpoint]]]:
+    """The events and, for each, the endpoints it goes to, in one query."""
     rows = (
         await session.execute(
             select(Event, WebhookEndpoint)
@@ -68,27 +75,38 @@ async def _targets(
                     WebhookEndpoint.deleted_at.is_(None),
                 ),
             )
-            .where(Event.id == event_id)
+            .where(Event.id.in_(event_ids))
         )
     ).all()
-    if not rows:
-        return None, []
-    event = rows[0][0]
-    if event.account_id is None or event.type == PING:
-        return event, []
-    about = event.data.get("id") if event.type in ABOUT_AN_ENDPOINT else None
-    found = [
-        e
-        for _, e in rows
-        if e is not None and e.id != about and matches(e.enabled_events, event.type)
-    ]
-    return event, found
+    events: dict[str, Event] = {}
+    targets: dict[str, list[WebhookEndpoint]] = {}
+    for event, endpoint in rows:
+        events[event.id] = event
+        found = targets.setdefault(event.id, [])
+        if event.account_id is None or event.type == PING or endpoint is None:
+            continue
+        about = event.data.get("id") if event.type in ABOUT_AN_ENDPOINT else None
+        if endpoint.id != about and matches(endpoint.enabled_events, event.type):
+            found.append(endpoint)
+    return events, targets
+
+
+async def _already_delivered(session: AsyncSession, event_ids: list[str]) -> set[tuple[str, str]]:
+    """(event, endpoint) pairs an earlier run of the same job created deliveries for."""
+    if not event_ids:
+        return set()
+    rows = await session.execute(
+        select(WebhookDelivery.event_id, WebhookDelivery.endpoint_id).where(
+            WebhookDelivery.event_id.in_(event_ids)
+        )
+    )
+    return {(r[0], r[1]) for r in rows}
 
 
 def _queue_first_attempts(
-    session: AsyncSession, event: Event, endpoints: list[WebhookEndpoint], config: OutboundConfig
+    session: AsyncSession, later: list[Target], config: OutboundConfig
 ) -> None:
-    for endpoint in endpoints:
+    for event, endpoint in later:
         first = clock.now() + jittered(config.schedule[0])
         delivery = new_delivery(session, event, endpoint)
         delivery.next_attempt_at = first
@@ -101,68 +119,135 @@ def _release(in_flight: Counter[str], endpoint_id: str) -> None:
         del in_flight[endpoint_id]
 
 
+@dataclass
+class _Post:
+    """One inline first attempt: what is sent, and the request in flight."""
+
+    event: Event
+    endpoint: WebhookEndpoint
+    body: bytes = b""
+    headers: dict[str, str] = field(default_factory=dict)
+    task: asyncio.Task[Outcome] | None = None
+
+    def outcome(self) -> Outcome:
+        assert self.task is not None
+        return self.task.result()
+
+
 async def fan_out(deliverer: Deliverer, ctx: JobContext) -> None:
-    session = ctx.session
+    jobs = [(ctx.id, ctx.args["event_id"], ctx.attempt)]
+    await _fan_out(deliverer, ctx.session, jobs, wait_at_most=None)
+
+
+async def fan_out_batch(deliverer: Deliverer, ctx: BatchContext) -> dict[str, Handler]:
+    jobs = [(j.id, j.args["event_id"], j.attempt) for j in ctx.jobs]
+    return await _fan_out(deliverer, ctx.session, jobs, wait_at_most=deliverer.straggler_seconds)
+
+
+async def _fan_out(
+    deliverer: Deliverer,
+    session: AsyncSession,
+    jobs: list[tuple[str, str, int]],
+    *,
+    wait_at_most: float | None,
+) -> dict[str, Handler]:
+    """Fan out the events of ``jobs`` ((job id, event id, attempt) each) in ``session``.
+
+    Jobs whose POSTs are still running after ``wait_at_most`` seconds are returned, each with a
+    handler that waits for them and records them as a job of its own: a slow receiver holds
+    only its own jobs, never the batch (and the worker slots of everyone else's deliveries)."""
     if is_postgres(session):
         # Reads need no transaction: saves the BEGIN and COMMIT round trips on the hot path.
         await session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
-    event, targets = await _targets(session, ctx.args["event_id"])
-    if event is None or not targets:
-        return
-    if ctx.attempt > 1:  # a run before this one may have created some deliveries already
-        done = set(
-            (
-                await session.scalars(
-                    select(WebhookDelivery.endpoint_id).where(WebhookDelivery.event_id == event.id)
-                )
-            ).all()
-        )
-        targets = [e for e in targets if e.id not in done]
+    events, targets = await _load(session, [event_id for _, event_id, _ in jobs])
+    # A run before this one may have created some deliveries already.
+    done = await _already_delivered(session, [e for _, e, attempt in jobs if attempt > 1])
     config, in_flight = deliverer.config, deliverer.in_flight
     now_first = config.schedule[0] == timedelta(0)
-    inline: list[WebhookEndpoint] = []
-    later: list[WebhookEndpoint] = []
-    for endpoint in targets:
-        if (
-            now_first
-            and endpoint.failing_since is None
-            and in_flight[endpoint.id] < config.max_in_flight
-        ):
-            in_flight[endpoint.id] += 1  # taken before any await
-            inline.append(endpoint)
-        else:
-            later.append(endpoint)
-    if not inline:
-        await session.commit()  # end the read; the writes below are one transaction
-        _queue_first_attempts(session, event, later, config)
-        return
-    body = event_body(event)
-    now, timestamp = clock.now(), int(deliverer.wall_time())
-    headers = {}
+    inline: dict[str, list[_Post]] = {}
+    later: dict[str, list[Target]] = {}
+    for job_id, event_id, _ in jobs:
+        event = events.get(event_id)
+        if event is None:  # gone (never committed, or deleted): nothing to deliver
+            continue
+        for endpoint in targets.get(event_id, []):
+            if (event_id, endpoint.id) in done:
+                continue
+            if (
+                now_first
+                and endpoint.failing_since is None
+                and in_flight[endpoint.id] < config.max_in_flight
+            ):
+                in_flight[endpoint.id] += 1  # taken before any await
+                inline.setdefault(job_id, []).append(_Post(event, endpoint))
+            else:
+                later.setdefault(job_id, []).append((event, endpoint))
+    posts = [p for job_posts in inline.values() for p in job_posts]
     try:
-        for e in inline:
-            headers[e.id] = signed_headers(
-                signing_secrets(e, deliverer.box, now), event.id, timestamp, body
-            )
+        _sign(deliverer, posts)
         await session.commit()  # no transaction stays open during the HTTP requests
     except BaseException:
-        for e in inline:
-            _release(in_flight, e.id)
+        for p in posts:
+            _release(in_flight, p.endpoint.id)
         raise
 
-    async def post(endpoint: WebhookEndpoint) -> Outcome:
+    async def post(p: _Post) -> Outcome:
         try:
-            return await deliverer.sender.post(endpoint.url, headers[endpoint.id], body)
+            return await deliverer.sender.post(p.endpoint.url, p.headers, p.body)
         finally:  # as soon as this endpoint answers, not when the slowest one does
-            _release(in_flight, endpoint.id)
+            _release(in_flight, p.endpoint.id)
 
-    outcomes = await asyncio.gather(*(post(e) for e in inline))
-    _queue_first_attempts(session, event, later, config)
+    for p in posts:
+        p.task = asyncio.create_task(post(p))
+    if posts:
+        await asyncio.wait([p.task for p in posts if p.task], timeout=wait_at_most)
+    alone: dict[str, Handler] = {}
+    finished: list[_Post] = []
+    for job_id, _, _ in jobs:
+        job_posts = inline.get(job_id, [])
+        if all(p.task and p.task.done() for p in job_posts):
+            finished += job_posts
+            _queue_first_attempts(session, later.get(job_id, []), config)
+        else:
+            alone[job_id] = _finish_alone(deliverer, job_posts, later.get(job_id, []))
+    await _record(deliverer, session, finished)
+    return alone
+
+
+def _finish_alone(deliverer: Deliverer, posts: list[_Post], later: list[Target]) -> Handler:
+    async def finish(ctx: JobContext) -> None:
+        await asyncio.wait([p.task for p in posts if p.task])
+        _queue_first_attempts(ctx.session, later, deliverer.config)
+        await _record(deliverer, ctx.session, posts)
+
+    return finish
+
+
+def _sign(deliverer: Deliverer, posts: list[_Post]) -> None:
+    """Body and headers per POST; each event's body is built and each secret decrypted once."""
+    now, timestamp = clock.now(), int(deliverer.wall_time())
+    bodies: dict[str, bytes] = {}
+    secrets: dict[str, list[str]] = {}
+    for p in posts:
+        event, endpoint = p.event, p.endpoint
+        body = bodies.get(event.id)
+        if body is None:
+            body = bodies[event.id] = event_body(event)
+        keys = secrets.get(endpoint.id)
+        if keys is None:
+            keys = secrets[endpoint.id] = signing_secrets(endpoint, deliverer.box, now)
+        p.body, p.headers = body, signed_headers(keys, event.id, timestamp, body)
+
+
+async def _record(deliverer: Deliverer, session: AsyncSession, posts: list[_Post]) -> None:
+    """Deliveries and attempts as two multi-row Core INSERTs (deliveries first), then health."""
+    if not posts:
+        return
     now = clock.now()
-    # Core INSERTs, deliveries before attempts: the hot path, without unit-of-work overhead.
     deliveries: list[dict[str, Any]] = []
     attempts: list[dict[str, Any]] = []
-    for endpoint, outcome in zip(inline, outcomes, strict=True):
+    for p in posts:
+        event, endpoint, headers, outcome = p.event, p.endpoint, p.headers, p.outcome()
         delivery_id = new_id("whd")
         values = deliverer.settle(
             session, delivery_id, outcome, trigger=SCHEDULED, n=1, fail_on_error=False, now=now
@@ -189,7 +274,7 @@ async def fan_out(deliverer: Deliverer, ctx: JobContext) -> None:
                 "event_id": event.id,
                 "trigger": SCHEDULED,
                 "url": endpoint.url,
-                "request_headers": headers[endpoint.id],
+                "request_headers": headers,
                 "response_status": outcome.status,
                 "response_body": outcome.body,
                 "duration_ms": outcome.duration_ms,
@@ -200,5 +285,11 @@ async def fan_out(deliverer: Deliverer, ctx: JobContext) -> None:
         )
     await session.execute(insert(WebhookDelivery), deliveries)
     await session.execute(insert(WebhookAttempt), attempts)
-    for endpoint, outcome in zip(inline, outcomes, strict=True):
-        await deliverer.update_health(session, endpoint, outcome, now)
+    # Health per endpoint, in order; a run of like outcomes changes nothing after its first.
+    last: dict[str, tuple[bool, bool]] = {}
+    for p in posts:
+        outcome = p.outcome()
+        kind = (outcome.ok, outcome.status == 410)
+        if last.get(p.endpoint.id) != kind:
+            last[p.endpoint.id] = kind
+            await deliverer.update_health(session, p.endpoint, outcome, now)

@@ -13,6 +13,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm.attributes import set_committed_value
 
 from kassa.jobs import emit, enqueue
 from kassa.webhooks.outbound.catalog import DISABLED, FAILING, RECOVERED
@@ -22,6 +23,13 @@ from kassa.webhooks.outbound.models import WebhookEndpoint
 
 EMAIL_JOB = "webhooks.email"
 SUCCESS_STAMP_EVERY = timedelta(seconds=60)
+
+
+def _remember(endpoint: WebhookEndpoint, **values: object) -> None:
+    """Keep the loaded endpoint true to the row after a conditional update, so the next outcome
+    in the same transaction (a batch) sees it; without marking it dirty (no second UPDATE)."""
+    for key, value in values.items():
+        set_committed_value(endpoint, key, value)
 
 
 async def _claim(
@@ -60,6 +68,7 @@ async def record_success(
     if endpoint.failing_since is None:
         if endpoint.last_success_at is None or now - endpoint.last_success_at > SUCCESS_STAMP_EVERY:
             await _claim(session, endpoint.id, last_success_at=now)
+            _remember(endpoint, last_success_at=now)
         return None
     since = endpoint.failing_since
     was_notified = endpoint.failing_notified_at is not None
@@ -71,9 +80,9 @@ async def record_success(
         failing_notified_at=None,
         last_success_at=now,
     )
+    if changed:
+        _remember(endpoint, failing_since=None, failing_notified_at=None, last_success_at=now)
     if changed and was_notified:
-        endpoint.failing_since, endpoint.failing_notified_at = None, None
-        endpoint.last_success_at = now
         _notify(
             session,
             endpoint,
@@ -98,9 +107,10 @@ async def record_failure(
         return
     since = endpoint.failing_since
     if since is None:
-        await _claim(
+        if await _claim(
             session, endpoint.id, WebhookEndpoint.failing_since.is_(None), failing_since=now
-        )
+        ):
+            _remember(endpoint, failing_since=now)
         return
     span = now - since
     if span >= max(config.disable_after, config.failing_min_span):
@@ -117,7 +127,7 @@ async def record_failure(
             failing_notified_at=now,
         )
     ):
-        endpoint.failing_notified_at = now
+        _remember(endpoint, failing_notified_at=now)
         days = config.disable_after.total_seconds() / 86400
         _notify(
             session,
@@ -144,7 +154,7 @@ async def disable(
         updated_at=now,
     ):
         return
-    endpoint.enabled, endpoint.disabled_reason = False, code
+    _remember(endpoint, enabled=False, disabled_reason=code, updated_at=now)
     _notify(
         session,
         endpoint,

@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from kassa.accounts.models import Account, User
 from kassa.core.settings import Settings
 from kassa.jobs import JobContext, subscribe
-from kassa.jobs.registry import Handler, JobRegistry
+from kassa.jobs.registry import BatchContext, Handler, JobRegistry
 from kassa.notify import EmailMessage, Mailer, mailer_from_settings
 from kassa.webhooks.outbound import fanout
 from kassa.webhooks.outbound.config import OutboundConfig
@@ -20,6 +20,8 @@ from kassa.webhooks.outbound.health import EMAIL_JOB
 
 log = logging.getLogger("kassa.webhooks")
 _deliverer: Deliverer | None = None
+# Fan-out jobs run together, up to this many: statements per batch, not per event.
+FAN_OUT_BATCH = 16
 
 
 async def merchant_addresses(session: AsyncSession, account_id: str) -> list[str]:
@@ -64,7 +66,20 @@ def install(
     for name, (handler, attempts, timeout) in handlers(
         config, deliverer, mailer or mailer_from_settings(settings)
     ).items():
-        registry.register(name, handler, max_attempts=attempts, timeout_seconds=timeout)
+        batch = None
+        if name == FAN_OUT_JOB:  # first attempts of many events at once (fanout.py)
+
+            async def batch(ctx: BatchContext) -> dict[str, Handler]:
+                return await fanout.fan_out_batch(deliverer, ctx)
+
+        registry.register(
+            name,
+            handler,
+            max_attempts=attempts,
+            timeout_seconds=timeout,
+            batch=batch,
+            batch_size=FAN_OUT_BATCH,
+        )
     subscribe("*", FAN_OUT_JOB)
     return deliverer
 
