@@ -312,9 +312,10 @@ async def test_a_stale_claim_is_taken_over(client: httpx.AsyncClient, db: Backen
     taken = await client.post("/v1/api_keys", headers=headers, content=body)
     assert taken.status_code == 201 and "idempotent-replayed" not in taken.headers
     async with transaction(db.sessions) as session:  # the dead claim can no longer finish
-        assert not await keys.finish(
-            session, dead, lock_id=claimed.lock_id, status_code=201, headers={}, body=b"{}"
+        change = keys.finish_change(
+            dead, lock_id=claimed.lock_id, status_code=201, headers={}, body=b"{}"
         )
+        assert not await keys.finish(session, change)
     replay = await client.post("/v1/api_keys", headers=headers, content=body)
     assert replay.content == taken.content
 

@@ -6,14 +6,14 @@ import secrets
 import string
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
-from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy import ClauseElement, bindparam, select, update
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from kassa.accounts.models import SCOPES, ApiKey
 from kassa.accounts.principal import Principal
-from kassa.core import audit, clock
+from kassa.core import audit, clock, rawsql
 from kassa.core.crypto import sha256_hex
 from kassa.core.errors import AuthenticationFailed, InvalidRequest, NotFound
 from kassa.core.ids import new_id
@@ -77,37 +77,83 @@ async def create_api_key(
 _touched: dict[str, float] = {}
 
 
-def _touch(key: ApiKey) -> None:
-    """Record use at most once a minute per key and process: concurrent requests with one key
-    must not all queue on the same row lock to write the same timestamp."""
+def _touch_due(key_id: str, last_used_at: datetime | None) -> datetime | None:
+    """When to record use now, or None: at most once a minute per key and process, so
+    concurrent requests with one key never all queue on its row to write one timestamp."""
     now = clock.now()
-    last_local = _touched.get(key.id, 0.0)
-    if now.timestamp() - last_local < _TOUCH_EVERY.total_seconds():
-        return
-    _touched[key.id] = now.timestamp()
-    if key.last_used_at is None or now - key.last_used_at > _TOUCH_EVERY:
-        key.last_used_at = now
+    if now.timestamp() - _touched.get(key_id, 0.0) < _TOUCH_EVERY.total_seconds():
+        return None
+    _touched[key_id] = now.timestamp()
+    if last_used_at is None or now - last_used_at > _TOUCH_EVERY:
+        return now
+    return None
 
 
-async def authenticate_api_key(session: AsyncSession, secret: str) -> Principal:
+def _principal(key_id: str, account_id: str, livemode: bool, scopes: Sequence[str]) -> Principal:
+    return Principal(
+        account_id=account_id,
+        livemode=livemode,
+        scopes=frozenset(scopes),
+        actor=f"api_key:{key_id}",
+        role="manager",
+        api_key_id=key_id,
+    )
+
+
+def _check_format(secret: str) -> None:
     if not secret.startswith(("sk_test_", "sk_live_")):
         raise AuthenticationFailed(
             "That is not a kassa secret key (sk_test_... or sk_live_...).", code="invalid_api_key"
         )
-    key = await session.scalar(select(ApiKey).where(ApiKey.key_hash == sha256_hex(secret)))
-    if key is None:
+
+
+def _check_usable(found: bool, revoked_at: datetime | None) -> None:
+    if not found:
         raise AuthenticationFailed("Invalid API key.", code="invalid_api_key")
-    if key.revoked_at is not None:
+    if revoked_at is not None:
         raise AuthenticationFailed("This API key was revoked.", code="api_key_revoked")
-    _touch(key)
-    return Principal(
-        account_id=key.account_id,
-        livemode=key.livemode,
-        scopes=frozenset(key.scopes),
-        actor=f"api_key:{key.id}",
-        role="manager",
-        api_key_id=key.id,
+
+
+async def authenticate_api_key(session: AsyncSession, secret: str) -> Principal:
+    _check_format(secret)
+    engine = session.bind
+    if isinstance(engine, AsyncEngine) and rawsql.supported(engine):
+        # Every request does this: one autocommit statement, no session transaction.
+        return await _authenticate_raw(engine, sha256_hex(secret))
+    key = await session.scalar(select(ApiKey).where(ApiKey.key_hash == sha256_hex(secret)))
+    _check_usable(key is not None, key.revoked_at if key else None)
+    assert key is not None
+    touched = _touch_due(key.id, key.last_used_at)
+    if touched is not None:
+        key.last_used_at = touched
+    return _principal(key.id, key.account_id, key.livemode, key.scopes)
+
+
+def _lookup() -> ClauseElement:
+    t = ApiKey.__table__.c
+    return select(t.id, t.account_id, t.livemode, t.scopes, t.last_used_at, t.revoked_at).where(
+        t.key_hash == bindparam("key_hash")
     )
+
+
+def _record_use() -> ClauseElement:
+    t = ApiKey.__table__.c
+    return (
+        update(ApiKey)
+        .where(t.id == bindparam("key_id"))
+        .values(last_used_at=bindparam("used_at", type_=t.last_used_at.type))
+    )
+
+
+async def _authenticate_raw(engine: AsyncEngine, key_hash: str) -> Principal:
+    lookup = rawsql.compile_once("api_keys.lookup", _lookup, engine.dialect)
+    row = await rawsql.fetchrow(engine, lookup, {"key_hash": key_hash})
+    _check_usable(row is not None, row["revoked_at"] if row else None)
+    touched = _touch_due(row["id"], row["last_used_at"])
+    if touched is not None:
+        record = rawsql.compile_once("api_keys.record_use", _record_use, engine.dialect)
+        await rawsql.fetchval(engine, record, {"key_id": row["id"], "used_at": touched})
+    return _principal(row["id"], row["account_id"], row["livemode"], row["scopes"])
 
 
 async def list_api_keys(session: AsyncSession, *, account_id: str) -> Sequence[ApiKey]:

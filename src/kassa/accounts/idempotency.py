@@ -15,12 +15,23 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Index, LargeBinary, String, delete, select, tuple_, update
+from sqlalchemy import (
+    ClauseElement,
+    Index,
+    LargeBinary,
+    String,
+    Table,
+    bindparam,
+    delete,
+    select,
+    tuple_,
+    update,
+)
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
-from kassa.core import clock
+from kassa.core import clock, rawsql
 from kassa.core.db import Base, is_postgres
 from kassa.core.errors import IdempotencyError, IdempotencyInFlight
 from kassa.core.ids import new_id
@@ -113,13 +124,7 @@ async def claim(
             "expires_at": now + ttl,
             "locked_at": now,
         }
-        dialect_insert = postgresql.insert if is_postgres(session) else sqlite.insert
-        inserted = await session.scalar(
-            dialect_insert(IdempotencyKey)
-            .values(values)
-            .on_conflict_do_nothing(index_elements=["account_id", "key"])
-            .returning(IdempotencyKey.lock_id)
-        )
+        inserted = await _insert_claim(session, values)
         if inserted is not None:
             return Claimed(lock_id)
         row = await _load(session, request)
@@ -150,30 +155,79 @@ async def claim(
     raise IdempotencyInFlight(details={"retry_after": 1})
 
 
-async def finish(
-    session: AsyncSession,
-    request: Request,
-    *,
-    lock_id: str,
-    status_code: int,
-    headers: dict[str, str],
-    body: bytes,
-) -> bool:
-    """Store the response in the caller's transaction; False if the claim was taken over."""
-    stored = await session.scalar(
-        update(IdempotencyKey)
-        .where(
-            *_this(request),
-            IdempotencyKey.lock_id == lock_id,
-            IdempotencyKey.status == IN_FLIGHT,
-        )
-        .values(
-            status=DONE,
-            response_status=status_code,
-            response_headers=headers,
-            response_body=body,
-        )
+def _claim_insert() -> ClauseElement:
+    table = _table()
+    binds = {c.key: bindparam(c.key, type_=c.type) for c in table.c}
+    return (
+        postgresql.insert(table)
+        .values(binds)
+        .on_conflict_do_nothing(index_elements=["account_id", "key"])
+        .returning(table.c.lock_id)
+    )
+
+
+async def _insert_claim(session: AsyncSession, values: dict[str, Any]) -> str | None:
+    """INSERT the claim unless the key exists; the lock id if ours. On PostgreSQL it is one
+    autocommit statement (every keyed POST does this), elsewhere part of the session."""
+    engine = session.bind
+    if isinstance(engine, AsyncEngine) and rawsql.supported(engine):
+        raw = rawsql.compile_once("idempotency.claim", _claim_insert, engine.dialect)
+        inserted: str | None = await rawsql.fetchval(engine, raw, values)
+        return inserted
+    dialect_insert = postgresql.insert if is_postgres(session) else sqlite.insert
+    return await session.scalar(
+        dialect_insert(IdempotencyKey)
+        .values(values)
+        .on_conflict_do_nothing(index_elements=["account_id", "key"])
         .returning(IdempotencyKey.lock_id)
+    )
+
+
+@dataclass(frozen=True)
+class Finish:
+    """The row change that stores a response: WHERE ``where`` (the claim is still ours and in
+    flight), SET ``values``. ``finish`` runs it; a caller may also fold it into its own
+    statement so the response is stored atomically with the change it describes."""
+
+    table: Table
+    where: dict[str, Any]
+    values: dict[str, Any]
+
+
+def _table() -> Table:
+    table = IdempotencyKey.__table__
+    assert isinstance(table, Table)
+    return table
+
+
+def finish_change(
+    request: Request, *, lock_id: str, status_code: int, headers: dict[str, str], body: bytes
+) -> Finish:
+    return Finish(
+        _table(),
+        where={
+            "account_id": request.account_id,
+            "key": request.key,
+            "lock_id": lock_id,
+            "status": IN_FLIGHT,
+        },
+        values={
+            "status": DONE,
+            "response_status": status_code,
+            "response_headers": headers,
+            "response_body": body,
+        },
+    )
+
+
+async def finish(session: AsyncSession, change: Finish) -> bool:
+    """Store the response in the caller's transaction; False if the claim was taken over."""
+    table = change.table
+    stored = await session.scalar(
+        update(table)
+        .where(*[table.c[c] == v for c, v in change.where.items()])
+        .values(change.values)
+        .returning(table.c.lock_id)
     )
     return stored is not None
 

@@ -32,6 +32,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     engine = create_engine(
         settings.effective_database_url,
         pool_size=settings.database_pool_size,
+        max_overflow=0,
         echo=settings.database_echo,
     )
     limiter: RateLimiter = (

@@ -130,6 +130,7 @@ class _Pending:
     ident: keys.Request | None = None
     session: AsyncSession | None = None
     resumes_since: datetime | None = None
+    stored: bool = False  # the route stored its response itself (``ClaimedKey.change_for``)
 
 
 _pending: ContextVar[_Pending | None] = ContextVar("kassa_idempotency", default=None)
@@ -213,6 +214,16 @@ async def _claim(pending: _Pending) -> None:
 class ClaimedKey:
     key: str
     resumes_since: datetime | None  # set when an earlier attempt with this key died mid-way
+    _pending: _Pending
+
+    def change_for(self, response: Response) -> keys.Finish:
+        """The row change storing ``response`` as this key's answer, for a route that folds
+        it into its own last statement (atomic with its change, one round trip fewer)."""
+        return _finish_change(self._pending, response)
+
+    def stored(self) -> None:
+        """The route committed ``change_for``'s change: nothing left to store."""
+        self._pending.stored = True
 
 
 def claimed_key() -> ClaimedKey | None:
@@ -221,7 +232,7 @@ def claimed_key() -> ClaimedKey | None:
     pending = _pending.get()
     if pending is None or not pending.lock_id:
         return None
-    return ClaimedKey(pending.key, pending.resumes_since)
+    return ClaimedKey(pending.key, pending.resumes_since, pending)
 
 
 async def _handle(handler: Handler, pending: _Pending) -> Response:
@@ -241,7 +252,7 @@ async def _handle(handler: Handler, pending: _Pending) -> Response:
                 return stored
         await _release(pending)
         raise
-    if not pending.lock_id:
+    if not pending.lock_id or pending.stored:
         return response
     if _storable(response.status_code) and isinstance(getattr(response, "body", None), bytes):
         await _store(pending, response)
@@ -256,23 +267,26 @@ def _storable(status: int) -> bool:
 
 async def _store(pending: _Pending, response: Response) -> None:
     """Write the response into the request's transaction (committed by the session dependency)."""
-    assert pending.session is not None and pending.ident is not None
-    headers = {k: v for k, v in response.headers.items() if k in _STORED_HEADERS}
-    stored = await keys.finish(
-        pending.session,
-        pending.ident,
-        lock_id=pending.lock_id,
-        status_code=response.status_code,
-        headers=headers,
-        body=_box(pending.request).encrypt(bytes(response.body)),
-    )
-    if not stored:
+    assert pending.session is not None
+    if not await keys.finish(pending.session, _finish_change(pending, response)):
         # This request outlived the lock timeout and a retry took the key over: undo our work.
         await pending.session.rollback()
         raise IdempotencyInFlight(
             "This request took longer than the idempotency lock timeout and a retry with the "
             "same Idempotency-Key took over; nothing was changed by this one."
         )
+
+
+def _finish_change(pending: _Pending, response: Response) -> keys.Finish:
+    assert pending.ident is not None
+    headers = {k: v for k, v in response.headers.items() if k in _STORED_HEADERS}
+    return keys.finish_change(
+        pending.ident,
+        lock_id=pending.lock_id,
+        status_code=response.status_code,
+        headers=headers,
+        body=_box(pending.request).encrypt(bytes(response.body)),
+    )
 
 
 async def _release(pending: _Pending, *, commit: bool = True) -> None:

@@ -6,8 +6,9 @@ ids sort by creation time as strings and never collide in practice.
 
 from __future__ import annotations
 
+import os
 import re
-import secrets
+import threading
 import time
 
 _ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
@@ -23,9 +24,35 @@ def _encode(value: int, length: int) -> str:
     return "".join(reversed(chars))
 
 
+class _RandomBits:
+    """80-bit random values from the OS CSPRNG, read 4 KiB at a time: one syscall per ~400
+    ids instead of one per id (a request creates a dozen)."""
+
+    _SIZE = 10
+    _CHUNK = 4096 // _SIZE * _SIZE
+
+    def __init__(self) -> None:
+        self._buffer = b""
+        self._offset = 0
+        self._lock = threading.Lock()
+        self._pid = os.getpid()
+
+    def next(self) -> int:
+        with self._lock:
+            if self._offset >= len(self._buffer) or self._pid != os.getpid():
+                # A forked child must not reuse its parent's buffer: refill after fork.
+                self._buffer, self._offset, self._pid = os.urandom(self._CHUNK), 0, os.getpid()
+            start = self._offset
+            self._offset += self._SIZE
+            return int.from_bytes(self._buffer[start : self._offset], "big")
+
+
+_random80 = _RandomBits()
+
+
 def new_ulid(now_ms: int | None = None) -> str:
     ms = int(time.time() * 1000) if now_ms is None else now_ms
-    return _encode(ms, 10) + _encode(secrets.randbits(80), 16)
+    return _encode(ms, 10) + _encode(_random80.next(), 16)
 
 
 def new_id(prefix: str, now_ms: int | None = None) -> str:

@@ -15,6 +15,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Protocol
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -56,6 +57,15 @@ class NewPayment:
     provider: str | None = None
     request_key: str | None = None  # the API Idempotency-Key, when the request had one
     resumes_since: datetime | None = None  # an earlier attempt with that key died mid-way
+
+
+class ResponseStore(Protocol):
+    """The API's stored answer to the request, written with the payment's result (one
+    statement on PostgreSQL) when the caller gives one."""
+
+    def change_for(self, view: dict[str, object]) -> fastpath.GuardedUpdate: ...
+
+    def stored(self) -> None: ...
 
 
 def authorize_key(payment_id: str) -> str:
@@ -255,7 +265,11 @@ def apply_outcome(
 
 
 async def create_and_confirm(
-    sessions: async_sessionmaker[AsyncSession], registry: ProviderRegistry, new: NewPayment
+    sessions: async_sessionmaker[AsyncSession],
+    registry: ProviderRegistry,
+    new: NewPayment,
+    *,
+    response_store: ResponseStore | None = None,
 ) -> dict[str, object]:
     """The whole flow, each step in its own transaction; returns the payment as the API shows
     it, or raises PaymentDeclined / InvalidRequest / ProviderUnavailable after recording."""
@@ -265,7 +279,7 @@ async def create_and_confirm(
         if earlier is not None:
             return await _resume(sessions, registry, earlier)
     if fastpath.enabled(sessions):
-        return await _create_and_confirm_fast(sessions, registry, new)
+        return await _create_and_confirm_fast(sessions, registry, new, response_store)
     async with transaction(sessions) as session:
         payment = await prepare(session, new=new, registry=registry)
     outcome = await authorize(registry, payment)
@@ -277,7 +291,10 @@ async def create_and_confirm(
 
 
 async def _create_and_confirm_fast(
-    sessions: async_sessionmaker[AsyncSession], registry: ProviderRegistry, new: NewPayment
+    sessions: async_sessionmaker[AsyncSession],
+    registry: ProviderRegistry,
+    new: NewPayment,
+    response_store: ResponseStore | None,
 ) -> dict[str, object]:
     """The same steps on PostgreSQL, each write one statement (see ``fastpath``)."""
 
@@ -299,15 +316,23 @@ async def _create_and_confirm_fast(
     )
     collector.added.clear()
     apply_outcome(session, payment, outcome, attempts)
-    statement = fastpath.result_statement(payment, before, collector.added, always=attempts)
-    if not await fastpath.run_result(sessions, statement):
+    view = payment_json(payment, attempts)
+    # A failure answers with an error the API renders later: it stores that itself.
+    fold = response_store is not None and payment.status != FAILED
+    also = [response_store.change_for(view)] if response_store is not None and fold else []
+    statement = fastpath.result_statement(
+        sessions, payment, before, collector.added, always=attempts, also=also
+    )
+    updated, *responded = await fastpath.run_result(sessions, statement)
+    if not updated:
         # Settled meanwhile (reconciliation): show what is stored.
         async with transaction(sessions) as read:
             stored = await lock_payment(read, payment.id)
             view = payment_json(stored, await attempts_for(read, payment.id))
         raise_for_failure(stored, view)
         return view
-    view = payment_json(payment, attempts)
+    if response_store is not None and responded and responded[0]:
+        response_store.stored()
     raise_for_failure(payment, view)
     return view
 

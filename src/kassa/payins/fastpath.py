@@ -13,12 +13,12 @@ happened (``WHERE EXISTS (SELECT 1 FROM upd)``), exactly like the locking ORM pa
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from contextlib import asynccontextmanager
-from typing import Any, cast
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol, cast
 
 from sqlalchemy import (
-    Select,
+    ClauseElement,
     Table,
     bindparam,
     exists,
@@ -28,59 +28,105 @@ from sqlalchemy import (
     select,
     update,
 )
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker
 from sqlalchemy.sql.expression import CTE
 
+from kassa.core import rawsql
 from kassa.payins.models import Payment
 
 
 class Collector:
     """Stands in for the session while use-case code runs: collects ``add()``ed rows and
-    answers reads from ``reader`` (a session on an autocommit connection)."""
+    answers reads on an autocommit connection, opened only if the code reads at all."""
 
-    def __init__(self, reader: AsyncSession | None = None) -> None:
+    def __init__(self, engine: AsyncEngine | None = None) -> None:
         self.added: list[Any] = []
-        self.reader = reader
+        self._engine = engine
+        self._conn: AsyncConnection | None = None
+        self._reader: AsyncSession | None = None
 
     def add(self, obj: Any) -> None:
         self.added.append(obj)
 
     async def scalar(self, statement: Any, *args: Any, **kwargs: Any) -> Any:
-        assert self.reader is not None, "this step does not read"
-        return await self.reader.scalar(statement, *args, **kwargs)
+        if self._reader is None:
+            assert self._engine is not None, "this step does not read"
+            self._conn = await self._engine.connect()
+            await self._conn.execution_options(isolation_level="AUTOCOMMIT")
+            self._reader = AsyncSession(bind=self._conn, expire_on_commit=False)
+        return await self._reader.scalar(statement, *args, **kwargs)
+
+    async def close(self) -> None:
+        if self._reader is not None:
+            await self._reader.close()
+        if self._conn is not None:
+            await self._conn.close()
 
     def as_session(self) -> AsyncSession:
         return cast(AsyncSession, self)
 
 
-def enabled(sessions: async_sessionmaker[AsyncSession]) -> bool:
+def _engine(sessions: async_sessionmaker[AsyncSession]) -> AsyncEngine | None:
     bind = sessions.kw.get("bind")
-    return bind is not None and bind.dialect.name == "postgresql"
+    return bind if isinstance(bind, AsyncEngine) else None
 
 
-@asynccontextmanager
-async def autocommit(sessions: async_sessionmaker[AsyncSession]) -> Any:
-    engine = sessions.kw["bind"]
-    async with engine.connect() as conn:
-        yield await conn.execution_options(isolation_level="AUTOCOMMIT")
+def enabled(sessions: async_sessionmaker[AsyncSession]) -> bool:
+    engine = _engine(sessions)
+    return engine is not None and rawsql.supported(engine)
+
+
+def engine_of(sessions: async_sessionmaker[AsyncSession]) -> AsyncEngine:
+    engine = _engine(sessions)
+    assert engine is not None
+    return engine
+
+
+_COLUMNS: dict[Any, tuple[Table, tuple[tuple[str, str, Any], ...]]] = {}
+
+
+def _scalar_default(column: Any) -> Any:
+    default = column.default
+    return default.arg if default is not None and default.is_scalar else None
 
 
 def _row(obj: Any) -> tuple[Table, dict[str, Any]]:
-    mapper = inspect(obj).mapper
-    values = {}
-    for prop in mapper.column_attrs:
-        column = prop.columns[0]
-        values[column.key] = getattr(obj, prop.key)
-    return mapper.local_table, values
+    """The table and column values of a new or loaded ORM object; an unset column gets its
+    scalar default, as a flush would give it, or None.
+
+    Reads the instance dict directly: going through the instrumented attributes costs more
+    than the rest of building a statement, and these objects are never lazy-loaded."""
+    cls = type(obj)
+    shape = _COLUMNS.get(cls)
+    if shape is None:
+        mapper = inspect(obj).mapper
+        pairs = tuple(
+            (prop.key, prop.columns[0].key, _scalar_default(prop.columns[0]))
+            for prop in mapper.column_attrs
+        )
+        shape = _COLUMNS[cls] = (mapper.local_table, pairs)
+    table, pairs = shape
+    state = obj.__dict__
+    return table, {column: state.get(attr, default) for attr, column, default in pairs}
 
 
 Shape = tuple[tuple[str, tuple[str, ...]], ...]
-# Statements are built once per shape (tables and columns) with bind parameters and reused:
-# SQLAlchemy memoizes a statement's cache key and compiled form, which is most of the cost.
-_STATEMENTS: dict[tuple[Any, ...], Select[Any]] = {}
 
 
-def _shape(rows: Sequence[tuple[Table, dict[str, Any]]]) -> Shape:
+class GuardedUpdate(Protocol):
+    """An UPDATE (WHERE columns = ``where``, SET ``values``) that rides along with the result
+    statement and happens only if the payment was updated: the API stores the request's
+    response this way, atomically with the result it describes."""
+
+    @property
+    def table(self) -> Table: ...
+    @property
+    def where(self) -> Mapping[str, Any]: ...
+    @property
+    def values(self) -> Mapping[str, Any]: ...
+
+
+def _shape(rows: Sequence[tuple[Table, Mapping[str, Any]]]) -> Shape:
     return tuple((table.name, tuple(values)) for table, values in rows)
 
 
@@ -99,7 +145,7 @@ def _insert_ctes(
     return ctes
 
 
-def _params(rows: Sequence[tuple[Table, dict[str, Any]]], prefix: str) -> dict[str, Any]:
+def _params(rows: Sequence[tuple[Table, Mapping[str, Any]]], prefix: str) -> dict[str, Any]:
     return {
         f"{prefix}{index}_{c}": v
         for index, (_, values) in enumerate(rows)
@@ -112,20 +158,19 @@ async def run_intent(
     build: Callable[[AsyncSession], Any],
 ) -> Any:
     """Run ``build(collector_session)`` (reads allowed), then insert everything it added."""
-    async with autocommit(sessions) as conn:
-        reader = AsyncSession(bind=conn, expire_on_commit=False)
-        collector = Collector(reader)
-        try:
-            result = await build(collector.as_session())
-            rows = [_row(obj) for obj in collector.added]
-            key = ("intent", _shape(rows))
-            statement = _STATEMENTS.get(key)
-            if statement is None:
-                statement = select(literal(1)).add_cte(*_insert_ctes(rows, None, "i"))
-                _STATEMENTS[key] = statement
-            await reader.execute(statement, _params(rows, "i"))
-        finally:
-            await reader.close()
+    engine = engine_of(sessions)
+    collector = Collector(engine)
+    try:
+        result = await build(collector.as_session())
+    finally:
+        await collector.close()
+    rows = [_row(obj) for obj in collector.added]
+
+    def build_statement() -> ClauseElement:
+        return select(literal(1)).add_cte(*_insert_ctes(rows, None, "i"))
+
+    raw = rawsql.compile_once(("intent", _shape(rows)), build_statement, engine.dialect)
+    await rawsql.fetchval(engine, raw, _params(rows, "i"))
     return result
 
 
@@ -133,21 +178,37 @@ def snapshot(payment: Payment) -> dict[str, Any]:
     return _row(payment)[1]
 
 
+@dataclass(frozen=True)
+class ResultStatement:
+    raw: rawsql.RawStatement
+    params: dict[str, Any]
+
+
 def result_statement(
+    sessions: async_sessionmaker[AsyncSession],
     payment: Payment,
     before: dict[str, Any],
     added: Sequence[Any],
     *,
     always: Sequence[Any] = (),
-) -> tuple[Select[Any], dict[str, Any]]:
+    also: Sequence[GuardedUpdate] = (),
+) -> ResultStatement:
     """UPDATE the payment's changed columns if it still has ``before``'s status and pending
-    operation; insert ``added`` only if it did, ``always`` regardless."""
+    operation; insert ``added`` and apply ``also`` only if it did, insert ``always``
+    regardless."""
     after = snapshot(payment)
     changed = {k: v for k, v in after.items() if v != before[k]}
     guarded, unguarded = [_row(o) for o in added], [_row(o) for o in always]
-    key = ("result", tuple(changed), _shape(guarded), _shape(unguarded))
-    statement = _STATEMENTS.get(key)
-    if statement is None:
+    extra = [(u.table, u.where, u.values) for u in also]
+    key = (
+        "result",
+        tuple(changed),
+        _shape(guarded),
+        _shape(unguarded),
+        tuple((t.name, tuple(w), tuple(v)) for t, w, v in extra),
+    )
+
+    def build_statement() -> ClauseElement:
         table = cast(Table, Payment.__table__)
         upd = (
             update(table)
@@ -161,8 +222,28 @@ def result_statement(
             .cte("upd")
         )
         ctes = [upd, *_insert_ctes(guarded, upd, "g"), *_insert_ctes(unguarded, None, "a")]
-        statement = select(exists(select(upd.c.id)).label("updated")).add_cte(*ctes)
-        _STATEMENTS[key] = statement
+        also_ctes = []
+        for index, (other, where, values) in enumerate(extra):
+            name = f"x{index}"
+            also_ctes.append(
+                update(other)
+                .where(
+                    exists(select(upd.c.id)),
+                    *[
+                        other.c[c] == bindparam(f"{name}w_{c}", type_=other.c[c].type)
+                        for c in where
+                    ],
+                )
+                .values({c: bindparam(f"{name}v_{c}", type_=other.c[c].type) for c in values})
+                .returning(literal(1).label("done"))
+                .cte(name)
+            )
+        columns = [exists(select(upd.c.id)).label("updated")]
+        columns += [exists(select(c.c.done)).label(c.name) for c in also_ctes]
+        return select(*columns).add_cte(*ctes, *also_ctes)
+
+    engine = engine_of(sessions)
+    raw = rawsql.compile_once(key, build_statement, engine.dialect)
     assert before["pending_operation"] is not None
     params = {
         "w_id": payment.id,
@@ -172,14 +253,15 @@ def result_statement(
         **_params(guarded, "g"),
         **_params(unguarded, "a"),
     }
-    return statement, params
+    for index, (_, where, values) in enumerate(extra):
+        params.update({f"x{index}w_{c}": v for c, v in where.items()})
+        params.update({f"x{index}v_{c}": v for c, v in values.items()})
+    return ResultStatement(raw, params)
 
 
 async def run_result(
-    sessions: async_sessionmaker[AsyncSession], prepared: tuple[Select[Any], dict[str, Any]]
-) -> bool:
-    """Run a ``result_statement``; True when the payment was updated."""
-    statement, params = prepared
-    async with autocommit(sessions) as conn:
-        connection = cast(AsyncConnection, conn)
-        return bool((await connection.execute(statement, params)).scalar())
+    sessions: async_sessionmaker[AsyncSession], statement: ResultStatement
+) -> tuple[bool, ...]:
+    """Run a ``result_statement``: (payment updated, then one flag per ``also`` update)."""
+    row = await rawsql.fetchrow(engine_of(sessions), statement.raw, statement.params)
+    return tuple(bool(v) for v in row)

@@ -15,11 +15,11 @@ from pydantic import Field
 from sqlalchemy import select
 
 from kassa.api.deps import ReadAccess, RefundAccess, Session, WriteAccess, app_state
-from kassa.api.idempotency import claimed_key, v1_router
+from kassa.api.idempotency import ClaimedKey, claimed_key, v1_router
 from kassa.api.pagination import Limit, StartingAfter, fetch_page
 from kassa.api.routes._payins_common import AmountIn, Guarded, WithMetadata, providers
 from kassa.core.errors import InvalidRequest
-from kassa.payins import cancel, capture, refund
+from kassa.payins import cancel, capture, fastpath, refund
 from kassa.payins.create_payment import NewPayment, create_and_confirm
 from kassa.payins.models import Payment, PaymentAttempt, Refund
 from kassa.payins.repository import attempts_for, get_owned
@@ -61,6 +61,28 @@ async def _release(session: Session) -> None:
         await session.commit()
 
 
+def _created(view: dict[str, object]) -> JSONResponse:
+    return JSONResponse(view, status_code=202 if view["status"] == PROCESSING else 201)
+
+
+class _StoredWithResult:
+    """Stores the response under the request's Idempotency-Key in the payment's own result
+    statement (see ``create_and_confirm``), and answers with exactly those bytes."""
+
+    def __init__(self, claimed: ClaimedKey) -> None:
+        self.claimed = claimed
+        self.response: JSONResponse | None = None
+        self.done = False
+
+    def change_for(self, view: dict[str, object]) -> fastpath.GuardedUpdate:
+        self.response = _created(view)
+        return self.claimed.change_for(self.response)
+
+    def stored(self) -> None:
+        self.claimed.stored()
+        self.done = True
+
+
 @router.post("/payments", status_code=201, summary="Create and confirm a payment")
 async def create_payment(
     body: PaymentCreate, principal: WriteAccess, session: Session, request: Request
@@ -69,6 +91,7 @@ async def create_payment(
     amount = body.amount.money()
     await _release(session)
     claimed = claimed_key()
+    store = _StoredWithResult(claimed) if claimed else None
     view = await create_and_confirm(
         app_state(request).sessions,
         providers(request),
@@ -86,8 +109,11 @@ async def create_payment(
             request_key=claimed.key if claimed else None,
             resumes_since=claimed.resumes_since if claimed else None,
         ),
+        response_store=store,
     )
-    return JSONResponse(view, status_code=202 if view["status"] == PROCESSING else 201)
+    if store is not None and store.done and store.response is not None:
+        return store.response  # the very bytes stored for replays
+    return _created(view)
 
 
 @router.get("/payments/{payment_id}", summary="Retrieve a payment")

@@ -1,0 +1,90 @@
+"""Hot statements run straight on the asyncpg driver, PostgreSQL only.
+
+A statement that runs on every API request (authenticating the key, claiming the
+Idempotency-Key, writing a payment) costs far more in SQLAlchemy's per-execution machinery
+(cache keys, execution contexts, result wrappers, a BEGIN and a COMMIT round trip) than in
+PostgreSQL. ``compile_once`` turns a SQLAlchemy Core statement into its SQL text and the
+ordered bind processors SQLAlchemy itself would apply (JSON encoding, UTC datetimes), once;
+``fetchrow``/``fetchval`` then run it as ONE autocommit statement on a pooled connection.
+A single statement is atomic on its own, so a statement of data-modifying CTEs is a whole
+transaction in one round trip.
+
+Everything else keeps using sessions: this is for a handful of fixed-shape statements.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable, Mapping
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy.engine import Dialect
+from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.sql import ClauseElement
+from sqlalchemy.sql.compiler import SQLCompiler
+
+Processor = Callable[[Any], Any] | None
+
+
+@dataclass(frozen=True)
+class RawStatement:
+    sql: str
+    binds: tuple[tuple[str, Processor], ...]  # in $1, $2, ... order
+    constants: Mapping[str, Any]  # values fixed in the statement itself, e.g. literal(1)
+
+    def args(self, params: Mapping[str, Any]) -> list[Any]:
+        values = {**self.constants, **params} if self.constants else params
+        return [
+            values[name] if process is None else process(values[name])
+            for name, process in self.binds
+        ]
+
+
+_COMPILED: dict[Any, RawStatement] = {}
+
+
+def compile_once(key: Any, build: Callable[[], ClauseElement], dialect: Dialect) -> RawStatement:
+    """The statement ``build()`` makes, compiled for ``dialect`` and kept under ``key``."""
+    raw = _COMPILED.get(key)
+    if raw is None:
+        compiled = build().compile(dialect=dialect)
+        assert isinstance(compiled, SQLCompiler)
+        processors = compiled._bind_processors  # what SQLAlchemy itself applies
+        order = compiled.positiontup or []
+        binds: list[tuple[str, Processor]] = []
+        constants = {
+            name: bind.value
+            for name, bind in ((n, compiled.binds[n]) for n in order)
+            if not bind.required
+        }
+        for name in order:
+            process = processors.get(name)
+            if process is not None and not callable(process):
+                raise TypeError(f"tuple parameters are not supported here: {name}")
+            binds.append((name, process))
+        raw = RawStatement(compiled.string, tuple(binds), constants)
+        _COMPILED[key] = raw
+    return raw
+
+
+def supported(engine: AsyncEngine) -> bool:
+    return engine.dialect.name == "postgresql" and engine.dialect.driver == "asyncpg"
+
+
+@asynccontextmanager
+async def driver_connection(engine: AsyncEngine) -> AsyncIterator[Any]:
+    """A pooled asyncpg connection outside any transaction (each statement autocommits)."""
+    async with engine.connect() as conn:
+        raw = await conn.get_raw_connection()
+        yield raw.driver_connection
+
+
+async def fetchrow(engine: AsyncEngine, raw: RawStatement, params: Mapping[str, Any]) -> Any:
+    async with driver_connection(engine) as conn:
+        return await conn.fetchrow(raw.sql, *raw.args(params))
+
+
+async def fetchval(engine: AsyncEngine, raw: RawStatement, params: Mapping[str, Any]) -> Any:
+    async with driver_connection(engine) as conn:
+        return await conn.fetchval(raw.sql, *raw.args(params))
