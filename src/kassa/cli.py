@@ -98,7 +98,7 @@ def serve(
     except KassaError as exc:
         _fail(exc.message, 2)
     uvicorn.run(
-        "kassa.api.app:create_app",
+        "kassa.api.app:create_server_app",
         factory=True,
         host=host or settings.host,
         port=port or settings.port,

@@ -16,6 +16,7 @@ from kassa.api.routes import accounts, customers, jobs, payment_methods, payment
 from kassa.api.routes import events as events_routes
 from kassa.api.routes import webhook_endpoints as webhook_endpoint_routes
 from kassa.api.state import AppState
+from kassa.core import gctune
 from kassa.core.crypto import derive_key
 from kassa.core.db import create_engine, session_factory
 from kassa.core.settings import Settings, get_settings
@@ -26,7 +27,12 @@ webhooks and payment recovery. Authenticate with `Authorization: Bearer sk_test_
 Errors are RFC 7807 problem details with a stable `code` and a `request_id`."""
 
 
-def create_app(settings: Settings | None = None) -> FastAPI:
+def create_server_app() -> FastAPI:
+    """The app as ``kassa serve`` runs it: a process of its own, so it also tunes the GC."""
+    return create_app(tune_gc=True)
+
+
+def create_app(settings: Settings | None = None, *, tune_gc: bool = False) -> FastAPI:
     settings = settings or get_settings()
     composition.build(settings)
     engine = create_engine(
@@ -50,6 +56,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        if tune_gc:  # not in-process (tests): frozen objects are never collected
+            gctune.settle_after_startup()
         yield
         if isinstance(limiter, RedisRateLimiter):
             await limiter.close()
