@@ -179,19 +179,19 @@ async def test_a_decline_is_a_402_and_a_failed_payment(
 
 
 @pytest.mark.parametrize(
-    ("amount", "code"),
+    ("amount", "code", "param"),
     [
-        ({"value": "0.00", "currency": "USD"}, "amount_must_be_positive"),
-        ({"value": "-5.00", "currency": "USD"}, "amount_must_be_positive"),
-        ({"value": "10.001", "currency": "USD"}, "invalid_amount"),
-        ({"value": "100.5", "currency": "JPY"}, "invalid_amount"),
-        ({"value": "10.00", "currency": "XYZ"}, "invalid_currency"),
-        ({"value": "1e3", "currency": "USD"}, "invalid_amount"),
-        ({"value": 10.5, "currency": "USD"}, "invalid_request"),
+        ({"value": "0.00", "currency": "USD"}, "amount_must_be_positive", "amount.value"),
+        ({"value": "-5.00", "currency": "USD"}, "amount_must_be_positive", "amount.value"),
+        ({"value": "10.001", "currency": "USD"}, "invalid_amount", "amount.value"),
+        ({"value": "100.5", "currency": "JPY"}, "invalid_amount", "amount.value"),
+        ({"value": "10.00", "currency": "XYZ"}, "invalid_currency", "amount.currency"),
+        ({"value": "1e3", "currency": "USD"}, "invalid_amount", "amount.value"),
+        ({"value": 10.5, "currency": "USD"}, "invalid_request", "amount.value"),
     ],
 )
 async def test_bad_amounts_change_nothing(
-    client: httpx.AsyncClient, db: Backend, amount: dict[str, Any], code: str
+    client: httpx.AsyncClient, db: Backend, amount: dict[str, Any], code: str, param: str
 ) -> None:
     acme = await merchant(db.sessions)
     before = await _counts(db)
@@ -201,6 +201,7 @@ async def test_bad_amounts_change_nothing(
     assert response.status_code == 400
     assert response.headers["content-type"] == "application/problem+json"
     assert response.json()["code"] == code
+    assert response.json()["param"] == param
     assert await _counts(db) == before
 
 
@@ -378,3 +379,32 @@ async def test_a_retry_after_a_crashed_request_resumes_its_payment_instead_of_ch
     replay = await pay(client, headers)
     assert replay.headers.get("idempotent-replayed") == "true"
     assert replay.json()["id"] == payment_id
+
+
+async def test_body_idempotency_key_deduplicates_like_the_header(
+    client: httpx.AsyncClient, db: Backend
+) -> None:
+    """Seed 004's request shape carries the key in the body: a client sending it there must
+    get the same protection as one sending the header."""
+    acme = await merchant(db.sessions)
+    body = {
+        "idempotency_key": "7d0c6f0e-body-key",
+        "amount": {"value": "5.00", "currency": "USD"},
+        "payment_method": "pm_card_visa",
+    }
+    first = await client.post("/v1/payments", json=body, headers=acme.auth)
+    second = await client.post("/v1/payments", json=body, headers=acme.auth)
+    assert first.status_code == second.status_code == 201
+    assert second.headers.get("idempotent-replayed") == "true"
+    assert second.json()["id"] == first.json()["id"]
+    same_as_header = await client.post(
+        "/v1/payments", json=body, headers={**acme.auth, "Idempotency-Key": "7d0c6f0e-body-key"}
+    )
+    assert same_as_header.json()["id"] == first.json()["id"]
+    different = await client.post(
+        "/v1/payments", json=body, headers={**acme.auth, "Idempotency-Key": "another"}
+    )
+    assert different.status_code == 400
+    assert different.json()["code"] == "invalid_idempotency_key"
+    async with db.sessions() as s:
+        assert await s.scalar(select(func.count()).select_from(Payment)) == 1

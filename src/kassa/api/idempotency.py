@@ -106,8 +106,13 @@ class IdempotentRoute(APIRoute):
             return handler
 
         async def idempotent(request: Request) -> Response:
-            key = request.headers.get(HEADER)
-            if key is None or request.method != "POST":
+            if request.method != "POST":
+                return await handler(request)
+            try:
+                key = await _requested_key(request)
+            except _Answer as answer:
+                return answer.response
+            if key is None:
                 return await handler(request)
             pending = _Pending(request, key)
             token = _pending.set(pending)
@@ -142,6 +147,36 @@ class _Answer(Exception):
     def __init__(self, response: Response) -> None:
         super().__init__("idempotency answer")
         self.response = response
+
+
+_BODY_FIELD = "idempotency_key"
+
+
+async def _requested_key(request: Request) -> str | None:
+    """The header, or the body's ``idempotency_key`` field (seed 004's request shape) when
+    there is no header: a client that sends it there must not be charged twice either."""
+    header = request.headers.get(HEADER)
+    body = await request.body()
+    in_body: object = None
+    if f'"{_BODY_FIELD}"'.encode() in body:
+        try:
+            parsed = json.loads(body)
+        except ValueError:
+            parsed = None  # the route's own validation answers malformed JSON
+        if isinstance(parsed, dict):
+            in_body = parsed.get(_BODY_FIELD)
+    if in_body is not None and not isinstance(in_body, str):
+        in_body = None  # the route's validation refuses the wrong type
+    if header is not None and in_body is not None and header != in_body:
+        raise _Answer(
+            problem(
+                400,
+                "invalid_idempotency_key",
+                f"The Idempotency-Key header and the body's {_BODY_FIELD} differ; send one.",
+                param=HEADER,
+            )
+        )
+    return header if header is not None else in_body
 
 
 def _claim_first(endpoint: Callable[..., Any]) -> Callable[..., Awaitable[Any]]:

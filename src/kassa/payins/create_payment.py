@@ -87,7 +87,11 @@ def charge_request(payment: Payment) -> ChargeRequest:
 async def prepare(session: AsyncSession, *, new: NewPayment, registry: ProviderRegistry) -> Payment:
     """Validate and insert the payment in ``processing``; nothing is written if this raises."""
     if not new.amount.is_positive():
-        raise InvalidMoney("The amount must be greater than zero.", code="amount_must_be_positive")
+        raise InvalidMoney(
+            "The amount must be greater than zero.",
+            code="amount_must_be_positive",
+            param="amount.value",
+        )
     method: PaymentMethod | None = None
     method_id = new.payment_method_id
     token = new.payment_method

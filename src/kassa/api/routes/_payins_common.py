@@ -7,6 +7,7 @@ from typing import Any
 from fastapi import Request
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from kassa.core.errors import KassaError
 from kassa.core.money import Money
 from kassa.payins.guard import check_metadata, refuse_card_numbers
 from kassa.providers.registry import ProviderRegistry
@@ -41,8 +42,14 @@ class AmountIn(BaseModel):
     value: str = Field(description='A decimal string in major units, e.g. "100.00".')
     currency: str = Field(description="An ISO 4217 code, e.g. USD.")
 
-    def money(self) -> Money:
-        return Money.parse(self.value, self.currency)
+    def money(self, field: str = "amount") -> Money:
+        """The amount as Money; an error names the request field (``amount.value``)."""
+        try:
+            return Money.parse(self.value, self.currency)
+        except KassaError as exc:
+            if exc.param in ("value", "currency"):
+                exc.param = f"{field}.{exc.param}"
+            raise
 
 
 def providers(request: Request) -> ProviderRegistry:

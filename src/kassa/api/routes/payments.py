@@ -41,7 +41,9 @@ class PaymentCreate(WithMetadata):
     provider: str | None = Field(None, max_length=40, description="Default: PAYMENT_PROVIDER.")
     confirmation_method: Literal["automatic"] | None = None
     idempotency_key: str | None = Field(
-        None, max_length=255, description="Ignored: send the Idempotency-Key header."
+        None,
+        max_length=255,
+        description="Same as the Idempotency-Key header (which is preferred); must match it.",
     )
 
 
@@ -178,7 +180,11 @@ async def capture_payment(
     body: CaptureIn | None = None,
 ) -> Any:
     account_id = principal.require_account()
-    amount = body.amount_to_capture.money() if body and body.amount_to_capture else None
+    amount = (
+        body.amount_to_capture.money("amount_to_capture")
+        if body and body.amount_to_capture
+        else None
+    )
     await _release(session)
     return await capture.capture_payment(
         app_state(request).sessions,
