@@ -13,3 +13,15 @@ def test_ids_carry_their_prefix_and_sort_by_creation_time() -> None:
 
 def test_ids_do_not_collide() -> None:
     assert len({new_id("evt") for _ in range(10_000)}) == 10_000
+
+
+def test_ulid_digits_are_crockford_base32_of_the_value() -> None:
+    import random
+
+    from kassa.core.ids import ulid_chars
+
+    alphabet = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+    rng = random.Random(7)
+    for value in [0, 1, 2**128 - 1, *(rng.getrandbits(128) for _ in range(2000))]:
+        expected = "".join(alphabet[(value >> (5 * i)) & 31] for i in reversed(range(26)))
+        assert ulid_chars(value) == expected

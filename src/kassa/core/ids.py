@@ -6,6 +6,7 @@ ids sort by creation time as strings and never collide in practice.
 
 from __future__ import annotations
 
+import base64
 import os
 import re
 import threading
@@ -16,12 +17,16 @@ _PREFIX_RE = re.compile(r"^[a-z][a-z0-9]{0,7}$")
 _ID_RE = re.compile(r"^([a-z][a-z0-9]{0,7})_([0-9A-HJKMNP-TV-Z]{26})$")
 
 
-def _encode(value: int, length: int) -> str:
-    chars = []
-    for _ in range(length):
-        chars.append(_ALPHABET[value & 31])
-        value >>= 5
-    return "".join(reversed(chars))
+_FROM_RFC4648 = bytes.maketrans(b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567", _ALPHABET.encode())
+
+
+def ulid_chars(value: int) -> str:
+    """The 26 Crockford base32 digits of a 128-bit value, most significant first.
+
+    Done by the C base32 encoder (a dozen ids per request): shifted left by 6 bits, the value's
+    130-bit digit field starts at the top of 17 bytes, so base32's 5-bit groups line up."""
+    encoded = base64.b32encode((value << 6).to_bytes(17, "big"))
+    return encoded[:26].translate(_FROM_RFC4648).decode()
 
 
 class _RandomBits:
@@ -52,7 +57,7 @@ _random80 = _RandomBits()
 
 def new_ulid(now_ms: int | None = None) -> str:
     ms = int(time.time() * 1000) if now_ms is None else now_ms
-    return _encode(ms, 10) + _encode(_random80.next(), 16)
+    return ulid_chars(ms << 80 | _random80.next())
 
 
 def new_id(prefix: str, now_ms: int | None = None) -> str:
