@@ -175,8 +175,8 @@ class Deliverer:
         self.in_flight: Counter[str] = Counter()
         # How long a job over the endpoint's limit waits before it asks again: healthy, failing.
         self.defer_seconds = (0.5, 5.0)
-        # How long a batch of fan-out jobs waits for its POSTs before the slow ones go on as
-        # jobs of their own (fanout.py): far above a healthy receiver's answer time.
+        # How long a batch of fan-out jobs waits at most for its POSTs before the slow ones go
+        # on as jobs of their own (fanout.py); it stops sooner when most answered quickly.
         self.straggler_seconds = 1.0
 
     async def close(self) -> None:
