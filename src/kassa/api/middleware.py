@@ -30,6 +30,21 @@ class CodedHTTPException(HTTPException):
 _NUL = b"\\u0000"
 _NUL_MESSAGE = "Text may not contain NUL characters (\\u0000)."
 _REQUEST_ID_RE = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
+_WITH_BODY = frozenset({"POST", "PUT", "PATCH"})
+_JSON_ONLY = (
+    "Request bodies are JSON: send the header 'Content-Type: application/json' "
+    "(with curl: --json '{...}', or -H 'Content-Type: application/json' -d '{...}')."
+)
+
+
+def _sends_non_json(scope: Scope, headers: dict[str, str]) -> bool:
+    """A body that says it is not JSON (curl -d sends form encoding unless told otherwise)."""
+    if scope.get("method") not in _WITH_BODY:
+        return False
+    length = headers.get("content-length", "")
+    has_body = (length.isdigit() and int(length) > 0) or "transfer-encoding" in headers
+    content_type = headers.get("content-type", "").lower()
+    return has_body and "json" not in content_type
 
 
 def _problem_bytes(status: int, code: str, detail: str) -> bytes:
@@ -125,6 +140,10 @@ class KassaMiddleware:
             if b"%00" in scope.get("query_string", b""):
                 status_holder["status"] = 400
                 await _send_problem(send, 400, "invalid_character", _NUL_MESSAGE)
+                return
+            if _sends_non_json(scope, headers):
+                status_holder["status"] = 415
+                await _send_problem(send, 415, "unsupported_media_type", _JSON_ONLY)
                 return
             declared = headers.get("content-length")
             if declared is not None and declared.isdigit() and int(declared) > self.max_body:
