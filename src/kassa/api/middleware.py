@@ -6,6 +6,7 @@ import json
 import logging
 import re
 import time
+from http import HTTPStatus
 from typing import Any
 
 from starlette.exceptions import HTTPException
@@ -51,12 +52,13 @@ def _problem_bytes(status: int, code: str, detail: str) -> bytes:
     return json.dumps(
         {
             "type": f"urn:kassa:error:{code}",
-            "title": code.replace("_", " "),
+            "title": HTTPStatus(status).phrase,
             "status": status,
             "detail": detail,
             "code": code,
             "request_id": context.current().request_id,
-        }
+        },
+        separators=(",", ":"),
     ).encode()
 
 
