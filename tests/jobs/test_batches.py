@@ -159,3 +159,40 @@ async def test_a_batch_that_lost_a_lease_undoes_its_writes_and_runs_alone(
     assert sorted(runs) == sorted(ids)  # alone, each; the taken one rolls back on its own
     assert {(await load(db, i)).status for i in ids if i != taken[0]} == {SUCCEEDED}
     assert await count_jobs(db, "test.follow_up") == 2
+
+
+async def test_a_finished_batch_claims_the_next_jobs_for_its_slots(
+    db: Backend, registry: JobRegistry, monkeypatch: object
+) -> None:
+    from kassa.jobs import store
+
+    sizes: list[int] = []
+    claims_in_batches: list[int] = []
+    real_claim = store.claim
+
+    async def batch(ctx: BatchContext) -> None:
+        sizes.append(len(ctx.jobs))
+        enqueue(ctx.session, "test.follow_up")  # a write: the batch has its own transaction
+
+    async def counting_claim(session: object, *args: object, **kw: object) -> object:
+        found = await real_claim(session, *args, **kw)  # type: ignore[arg-type]
+        if any(job.name == "test.refill" for job in found):
+            claims_in_batches.append(len(found))
+        return found
+
+    async def single(ctx: JobContext) -> None:
+        pass
+
+    registry.register("test.refill", single, batch=batch, batch_size=4)
+    registry.register("test.follow_up", single)
+    ids = [await add_job(db, "test.refill") for _ in range(24)]
+    worker = make_worker(db, registry, concurrency=8)
+    setattr(store, "claim", counting_claim)  # noqa: B010
+    try:
+        ran = await worker.run_due()
+    finally:
+        setattr(store, "claim", real_claim)  # noqa: B010
+    assert ran == 24 + len(sizes)  # and a follow-up per batch
+    assert sum(sizes) == 24 and max(sizes) <= 4
+    assert {(await load(db, i)).status for i in ids} == {SUCCEEDED}
+    assert len(claims_in_batches) >= 3  # the first claim, then batches refilling themselves

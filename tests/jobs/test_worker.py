@@ -309,3 +309,15 @@ async def test_leases_are_extended_only_for_jobs_the_worker_is_running(
     gate.set()
     await running
     assert (await load(db, long_id)).status == SUCCEEDED
+
+
+async def test_a_claim_takes_at_most_its_limit(db: Backend, registry: JobRegistry) -> None:
+    """On PostgreSQL the locking subquery once ran again per row and took every due job."""
+    for _ in range(30):
+        await add_job(db, "test.many")
+    async with transaction(db.sessions) as session:
+        first = await store.claim(session, "worker-a", 8, timedelta(minutes=1))
+    async with transaction(db.sessions) as session:
+        second = await store.claim(session, "worker-b", 8, timedelta(minutes=1))
+    assert len(first) == len(second) == 8
+    assert not {j.id for j in first} & {j.id for j in second}

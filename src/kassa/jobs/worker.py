@@ -76,6 +76,8 @@ class Worker:
         self._running: dict[str, asyncio.Task[None]] = {}
         self._done: list[str] = []
         self._wake = asyncio.Event()
+        self._stop: asyncio.Event | None = None
+        self._started = 0  # jobs claimed since start
 
     # -- main loop ------------------------------------------------------------------------
     async def run(self, stop: asyncio.Event) -> None:
@@ -89,6 +91,7 @@ class Worker:
         upkeep = asyncio.create_task(self._upkeep(stop))
         relay = asyncio.create_task(self._relay(stop))
         try:
+            self._stop = stop
             while not stop.is_set():
                 self._wake.clear()
                 try:
@@ -118,16 +121,15 @@ class Worker:
     async def run_due(self) -> int:
         """Run every job that is due now to its end, then return how many ran (for tests and
         one-off runs; ``run`` is the long-running loop)."""
-        ran = 0
+        before = self._started
         while True:
             started = await self._step()
             if not started and not self._running:
                 break
-            ran += started
             if self._running:
                 await asyncio.wait(list(self._running.values()))
         await self._flush_done()
-        return ran
+        return self._started - before  # batches claim too
 
     async def _step(self) -> int:
         """Finish the batch of done jobs and claim jobs for the free slots, in one transaction."""
@@ -142,6 +144,11 @@ class Worker:
         except BaseException:
             self._done = done + self._done  # try again next time
             raise
+        self._spawn(claimed)
+        return len(claimed)
+
+    def _spawn(self, claimed: list[store.ClaimedJob]) -> None:
+        self._started += len(claimed)
         singles, batches = self._plan(claimed)
         for job in singles:
             self._running[job.id] = asyncio.create_task(self._run_one(job))
@@ -149,7 +156,6 @@ class Worker:
             task = asyncio.create_task(self._run_batch(spec, jobs))
             for job in jobs:  # each job keeps its slot and its lease until the batch ends
                 self._running[job.id] = task
-        return len(claimed)
 
     def _plan(
         self, claimed: list[store.ClaimedJob]
@@ -243,6 +249,7 @@ class Worker:
                 ids = [job.id for job in jobs if job.id not in alone]
                 if session.new or session.dirty or session.deleted:
                     await session.flush()
+                claimed: list[store.ClaimedJob] = []
                 if session.in_transaction():
                     if await store.mark_succeeded(session, ids, self.id) != len(ids):
                         # Some lease ran out and another worker has that job: undo it all;
@@ -250,6 +257,10 @@ class Worker:
                         await session.rollback()
                         log.warning("lost a lease in a batch", extra={"job_id": ids[0]})
                         return False
+                    if len(ids) >= self.refill and not (self._stop and self._stop.is_set()):
+                        # Refill the slots this batch frees in its own transaction: saves the
+                        # claim's BEGIN and COMMIT round trips, a fifth of a batch's.
+                        claimed = await store.claim(session, self.id, len(ids), self.lease)
                     await session.commit()
                 else:
                     self._done.extend(ids)
@@ -264,6 +275,7 @@ class Worker:
         for job in jobs:
             if job.id in alone:  # keeps its slot and lease, now as a task of its own
                 self._running[job.id] = asyncio.create_task(self._run_one(job, alone[job.id]))
+        self._spawn(claimed)  # the batch's own jobs leave their slots when it returns
         return True
 
     async def _execute(self, job: store.ClaimedJob, handler: Handler | None = None) -> None:
