@@ -55,11 +55,13 @@ class SmtpMailer:
         username: str | None = None,
         password: str | None = None,
         starttls: bool = True,
+        implicit_tls: bool = False,
         timeout: float = 30.0,
     ) -> None:
         self.host, self.port, self.sender = host, port, sender
         self.username, self.password = username, password
         self.starttls, self.timeout = starttls, timeout
+        self.implicit_tls = implicit_tls
 
     async def send(self, message: EmailMessage) -> None:
         await asyncio.to_thread(self._send, message)
@@ -70,9 +72,16 @@ class SmtpMailer:
         mail["To"] = ", ".join(message.to)
         mail["Subject"] = message.subject
         mail.set_content(message.body)
-        with smtplib.SMTP(self.host, self.port, timeout=self.timeout) as smtp:
-            if self.starttls:
-                smtp.starttls(context=ssl.create_default_context())
+        # The system's CAs verify the server (SSL_CERT_FILE adds a private CA).
+        context = ssl.create_default_context()
+        smtp: smtplib.SMTP
+        if self.implicit_tls:
+            smtp = smtplib.SMTP_SSL(self.host, self.port, timeout=self.timeout, context=context)
+        else:
+            smtp = smtplib.SMTP(self.host, self.port, timeout=self.timeout)
+        with smtp:
+            if self.starttls and not self.implicit_tls:
+                smtp.starttls(context=context)
             if self.username and self.password:
                 smtp.login(self.username, self.password)
             smtp.send_message(mail)
@@ -89,4 +98,5 @@ def mailer_from_settings(settings: Settings) -> Mailer:
         username=settings.smtp_username,
         password=settings.smtp_password.get_secret_value() if settings.smtp_password else None,
         starttls=settings.smtp_starttls,
+        implicit_tls=settings.smtp_port == 465,  # SMTPS: TLS from the first byte
     )
