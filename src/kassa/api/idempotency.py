@@ -20,7 +20,6 @@ are encrypted with a key derived from KASSA_SECRET_KEY (a create-API-key respons
 
 from __future__ import annotations
 
-import base64
 import functools
 import hashlib
 import inspect
@@ -34,7 +33,6 @@ from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import parse_qsl, urlencode
 
-from cryptography.fernet import Fernet, InvalidToken
 from fastapi import APIRouter, Request, Response
 from fastapi.routing import APIRoute
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -43,8 +41,8 @@ from starlette.concurrency import run_in_threadpool
 from kassa.accounts import idempotency as keys
 from kassa.accounts.principal import Principal
 from kassa.api.errors import problem, status_for
-from kassa.core.crypto import derive_key
-from kassa.core.errors import ConfigurationError, IdempotencyError, IdempotencyInFlight, KassaError
+from kassa.core.crypto import BytesBox
+from kassa.core.errors import IdempotencyError, IdempotencyInFlight, KassaError
 from kassa.core.settings import Settings
 
 log = logging.getLogger("kassa.api.idempotency")
@@ -349,12 +347,7 @@ async def _error_response(request: Request, exc: KassaError) -> Response | None:
 
 
 def _replay(request: Request, stored: keys.Stored) -> Response:
-    try:
-        body = _box(request).decrypt(stored.body)
-    except InvalidToken as exc:
-        raise ConfigurationError(
-            "A stored idempotent response cannot be decrypted: KASSA_SECRET_KEY changed."
-        ) from exc
+    body = _box(request).decrypt(stored.body)  # ConfigurationError if the key changed
     headers = {**stored.headers, REPLAYED: "true"}
     return Response(content=body, status_code=stored.status_code, headers=headers)
 
@@ -377,11 +370,10 @@ def fingerprint(method: str, path: str, query: str, body: bytes) -> str:
     return digest.hexdigest()
 
 
-def _box(request: Request) -> Fernet:
-    box: Fernet | None = getattr(request.app.state, "idempotency_box", None)
+def _box(request: Request) -> BytesBox:
+    box: BytesBox | None = getattr(request.app.state, "idempotency_box", None)
     if box is None:
         settings: Settings = request.app.state.kassa.settings
-        key = derive_key(settings.secret_key_bytes(), "kassa.idempotency-responses")
-        box = Fernet(base64.urlsafe_b64encode(key))
+        box = BytesBox(settings.secret_key_bytes(), "kassa.idempotency-responses")
         request.app.state.idempotency_box = box
     return box

@@ -5,10 +5,13 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import os
 import secrets
 
+from cryptography.exceptions import InvalidTag
 from cryptography.fernet import Fernet, InvalidToken
 from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from kassa.core.errors import ConfigurationError
@@ -53,4 +56,33 @@ class SecretBox:
             raise ConfigurationError(
                 "A stored secret cannot be decrypted: KASSA_SECRET_KEY differs from the one it "
                 "was encrypted with."
+            ) from exc
+
+
+class BytesBox:
+    """Authenticated encryption of stored bytes (AES-256-GCM), for hot paths: one C call per
+    message where Fernet costs tens of microseconds. Tokens are ``b"g1"`` + a 96-bit random
+    nonce + ciphertext; tokens without the prefix are read as Fernet, the format used before."""
+
+    _PREFIX = b"g1"
+
+    def __init__(self, secret_key: bytes, purpose: str) -> None:
+        self._aead = AESGCM(derive_key(secret_key, f"{purpose}.aes-gcm"))
+        self._fernet = Fernet(base64.urlsafe_b64encode(derive_key(secret_key, purpose)))
+
+    def encrypt(self, plaintext: bytes) -> bytes:
+        nonce = os.urandom(12)
+        return self._PREFIX + nonce + self._aead.encrypt(nonce, plaintext, None)
+
+    def decrypt(self, token: bytes) -> bytes:
+        """Raises ConfigurationError when the token was made with another KASSA_SECRET_KEY."""
+        try:
+            if token.startswith(self._PREFIX):
+                nonce, sealed = token[2:14], token[14:]
+                return self._aead.decrypt(nonce, sealed, None)
+            return self._fernet.decrypt(token)
+        except (InvalidTag, InvalidToken) as exc:
+            raise ConfigurationError(
+                "Stored data cannot be decrypted: KASSA_SECRET_KEY differs from the one it was "
+                "encrypted with."
             ) from exc
