@@ -88,6 +88,32 @@ async def _wait_up(url: str, proc: subprocess.Popen[bytes]) -> None:
     raise SystemExit("server did not start")
 
 
+def _cpu_seconds(match: Callable[[int, bytes, int], bool]) -> float:
+    """utime + stime of the local processes ``match(pid, cmdline, ppid)`` selects (Linux)."""
+    total = 0.0
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            cmdline = (entry / "cmdline").read_bytes()
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if match(int(entry.name), cmdline, int(fields[1])):
+            total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return total
+
+
+def _server_cpu(server_pid: int) -> float:
+    return _cpu_seconds(lambda pid, _, ppid: server_pid in (pid, ppid))
+
+
+def _postgres_cpu(db_name: str) -> float:
+    """The backends serving the bench's database (0 when PostgreSQL runs elsewhere)."""
+    tag = f" {db_name} ".encode()
+    return _cpu_seconds(lambda _, cmd, __: cmd.startswith(b"postgres:") and tag in cmd)
+
+
 def _stop(proc: subprocess.Popen[bytes]) -> None:
     proc.send_signal(signal.SIGINT)
     try:
@@ -132,7 +158,9 @@ def _pct(values: list[float], q: float) -> float:
 
 
 # -- the three measurements -----------------------------------------------------------------
-async def _kassa(db_name: str, count: int, tmp: Path) -> tuple[float, list[float], int]:
+async def _kassa(
+    db_name: str, count: int, tmp: Path, cpu: dict[str, float]
+) -> tuple[float, list[float], int]:
     from kassa.accounts.accounts import create_account
     from kassa.accounts.api_keys import create_api_key
     from kassa.core.db import create_engine, session_factory, transaction
@@ -168,7 +196,11 @@ async def _kassa(db_name: str, count: int, tmp: Path) -> tuple[float, list[float
             return {**auth, "Idempotency-Key": f"bench-{run}-{i}"}
 
         await _load(f"{base}/v1/payments", min(500, count), lambda i: headers(10**9 + i))
-        return await _load(f"{base}/v1/payments", count, headers)
+        server, database = _server_cpu(proc.pid), _postgres_cpu(db_name)
+        result = await _load(f"{base}/v1/payments", count, headers)
+        cpu["server"] = _server_cpu(proc.pid) - server
+        cpu["postgres"] = _postgres_cpu(db_name) - database
+        return result
     finally:
         _stop(proc)
 
@@ -264,7 +296,8 @@ async def main() -> None:
         print(f"pay-ins benchmark: {count} payments, {CONCURRENCY} clients, {WORKERS} API workers")
         print(f"{'':34}{'per second':>12}{'p50 ms':>10}{'p99 ms':>10}")
         with tempfile.TemporaryDirectory() as tmp:
-            elapsed, latencies, failures = await _kassa(db_name, count, Path(tmp))
+            cpu: dict[str, float] = {}
+            elapsed, latencies, failures = await _kassa(db_name, count, Path(tmp), cpu)
         rate = count / elapsed
         p50, p99 = _pct(latencies, 0.50), _pct(latencies, 0.99)
         print(f"{'kassa POST /v1/payments':34}{rate:12.0f}{p50:10.1f}{p99:10.1f}", flush=True)
@@ -278,6 +311,11 @@ async def main() -> None:
         insert_rate = await _retrying(lambda: _inserts(db_name, count))
         print(f"{'raw PostgreSQL INSERTs (asyncpg)':34}{insert_rate:12.0f}")
         print(f"failed requests: {failures}; mean latency {statistics.fmean(latencies):.1f} ms")
+        print(
+            f"CPU per payment: kassa API processes {1000 * cpu['server'] / count:.2f} ms, "
+            f"PostgreSQL backends {1000 * cpu['postgres'] / count:.2f} ms "
+            f"(a 2-core machine has 2,000 ms per second for all of it, this client included)"
+        )
         print(
             f"ratios: {rate / bare_rate:.1%} of bare ASGI, {rate / insert_rate:.1%} of raw inserts"
         )
