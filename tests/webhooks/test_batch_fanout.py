@@ -93,3 +93,40 @@ async def test_mixed_outcomes_in_a_batch_are_each_recorded_and_retried(
     assert len(log) == 9 and sum(not a.succeeded for a in log) == 3
     assert (await endpoint(db, created["id"])).failing_since is None  # it works again
     assert await count_jobs(db, FAN_OUT_JOB) == 6 and await _fan_out_jobs_done(db)
+
+
+async def test_recorded_rows_belong_to_the_jobs_transaction(
+    api: httpx.AsyncClient, db: Backend, tmp_path: Path, receiver: Receiver, acme: Merchant
+) -> None:
+    """On PostgreSQL the rows go straight to the driver; a rollback must still undo them."""
+    from kassa.core import clock
+    from kassa.webhooks.outbound import fanout
+
+    created = await create_endpoint(api, acme, receiver.url())
+    outbound = await make_outbound(db, tmp_path)
+    event_id = await outbound.emit(acme)
+    await outbound.deliverer.close()
+    now = clock.now()
+    row = {
+        "id": "whd_rolled_back",
+        "event_id": event_id,
+        "endpoint_id": created["id"],
+        "account_id": acme.account_id,
+        "status": "succeeded",
+        "attempt_count": 1,
+        "next_attempt_at": None,
+        "delivered_at": now,
+        "created_at": now,
+        "last_status_code": 200,
+        "last_error": None,
+        "updated_at": now,
+    }
+    async with db.sessions() as session:
+        await fanout._insert(session, fanout._INSERT_DELIVERIES, [row])
+        await session.rollback()
+    assert [d.id for d in await deliveries(db, created["id"])] == []
+    async with db.sessions() as session:
+        await fanout._insert(session, fanout._INSERT_DELIVERIES, [row])
+        await session.commit()
+    [found] = await deliveries(db, created["id"])
+    assert (found.id, found.status, found.delivered_at) == ("whd_rolled_back", "succeeded", now)
