@@ -406,5 +406,47 @@ async def test_body_idempotency_key_deduplicates_like_the_header(
     )
     assert different.status_code == 400
     assert different.json()["code"] == "invalid_idempotency_key"
+    anonymous = await client.post("/v1/payments", json=body, headers={"Idempotency-Key": "x"})
+    assert anonymous.status_code == 401  # who you are comes before what you sent
     async with db.sessions() as s:
         assert await s.scalar(select(func.count()).select_from(Payment)) == 1
+
+
+async def test_an_unexpected_error_after_the_intent_keeps_the_key_and_the_retry_resumes(
+    client: httpx.AsyncClient, db: Backend, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The provider charged, then recording the answer failed (say the database dropped the
+    connection). Freeing the key would let the client's retry create and charge a second
+    payment; instead the key stays claimed and the retry after the lock timeout resumes the
+    first payment, which the provider answers with the same charge."""
+    from datetime import timedelta
+
+    from kassa.core import clock
+    from kassa.payins import create_payment
+
+    frozen = clock.FrozenClock()
+    clock.install(frozen)
+    real = create_payment.apply_outcome
+    failures = [RuntimeError("connection lost while recording")]
+
+    def flaky(*args: Any, **kwargs: Any) -> None:
+        if failures:
+            raise failures.pop()
+        real(*args, **kwargs)
+
+    monkeypatch.setattr(create_payment, "apply_outcome", flaky)
+    acme = await merchant(db.sessions)
+    headers = {**acme.auth, "Idempotency-Key": "order-7"}
+    crashed = await pay(client, headers)
+    assert crashed.status_code == 500 and "Traceback" not in crashed.text
+    busy = await pay(client, headers)
+    assert busy.status_code == 409 and busy.json()["code"] == "idempotency_in_flight"
+    frozen.advance(timedelta(seconds=61))
+    retry = await pay(client, headers)
+    assert retry.status_code == 201, retry.text
+    async with db.sessions() as s:
+        [payment] = (await s.scalars(select(Payment))).all()
+        attempts = (await s.scalars(select(PaymentAttempt))).all()
+    assert retry.json()["id"] == payment.id and payment.status == "succeeded"
+    # every provider call for it used the one key, so it was one charge
+    assert {a.idempotency_key for a in attempts} == {f"{payment.id}/authorize"}

@@ -106,7 +106,11 @@ async def claim(
     Raises IdempotencyError (different parameters) or IdempotencyInFlight (still running). The
     caller commits right away so other processes see the claim.
     """
-    for _ in range(_CLAIM_ATTEMPTS):
+    for attempt in range(_CLAIM_ATTEMPTS):
+        if attempt and _on_driver(session) and session.in_transaction():
+            # The last round read the row in the session: give its connection back before
+            # the driver path draws one (a pool without overflow would wait on itself).
+            await session.rollback()
         now = clock.now()
         lock_id = new_id("idem")
         values = {
@@ -166,11 +170,16 @@ def _claim_insert() -> ClauseElement:
     )
 
 
+def _on_driver(session: AsyncSession) -> bool:
+    engine = session.bind
+    return isinstance(engine, AsyncEngine) and rawsql.supported(engine)
+
+
 async def _insert_claim(session: AsyncSession, values: dict[str, Any]) -> str | None:
     """INSERT the claim unless the key exists; the lock id if ours. On PostgreSQL it is one
     autocommit statement (every keyed POST does this), elsewhere part of the session."""
     engine = session.bind
-    if isinstance(engine, AsyncEngine) and rawsql.supported(engine):
+    if isinstance(engine, AsyncEngine) and _on_driver(session):
         raw = rawsql.compile_once("idempotency.claim", _claim_insert, engine.dialect)
         inserted: str | None = await rawsql.fetchval(engine, raw, values)
         return inserted

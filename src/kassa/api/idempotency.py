@@ -37,6 +37,7 @@ from fastapi import APIRouter, Request, Response
 from fastapi.routing import APIRoute
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.concurrency import run_in_threadpool
+from starlette.requests import ClientDisconnect
 
 from kassa.accounts import idempotency as keys
 from kassa.accounts.principal import Principal
@@ -107,12 +108,12 @@ class IdempotentRoute(APIRoute):
             if request.method != "POST":
                 return await handler(request)
             try:
-                key = await _requested_key(request)
-            except _Answer as answer:
-                return answer.response
+                key, conflict = await _requested_key(request)
+            except ClientDisconnect:
+                return Response(status_code=400)  # nobody is left to read an answer
             if key is None:
                 return await handler(request)
-            pending = _Pending(request, key)
+            pending = _Pending(request, key, key_conflict=conflict)
             token = _pending.set(pending)
             try:
                 return await _handle(handler, pending)
@@ -134,6 +135,8 @@ class _Pending:
     session: AsyncSession | None = None
     resumes_since: datetime | None = None
     stored: bool = False  # the route stored its response itself (``ClaimedKey.change_for``)
+    key_conflict: bool = False  # the header and the body's idempotency_key differ
+    keep: bool = False  # work outside the request's transaction may exist: never release
 
 
 _pending: ContextVar[_Pending | None] = ContextVar("kassa_idempotency", default=None)
@@ -150,9 +153,10 @@ class _Answer(Exception):
 _BODY_FIELD = "idempotency_key"
 
 
-async def _requested_key(request: Request) -> str | None:
+async def _requested_key(request: Request) -> tuple[str | None, bool]:
     """The header, or the body's ``idempotency_key`` field (seed 004's request shape) when
-    there is no header: a client that sends it there must not be charged twice either."""
+    there is no header: a client that sends it there must not be charged twice either.
+    Also whether both were given and differ (answered after authentication, in ``_claim``)."""
     header = request.headers.get(HEADER)
     body = await request.body()
     in_body: object = None
@@ -163,18 +167,10 @@ async def _requested_key(request: Request) -> str | None:
             parsed = None  # the route's own validation answers malformed JSON
         if isinstance(parsed, dict):
             in_body = parsed.get(_BODY_FIELD)
-    if in_body is not None and not isinstance(in_body, str):
+    if not isinstance(in_body, str):
         in_body = None  # the route's validation refuses the wrong type
-    if header is not None and in_body is not None and header != in_body:
-        raise _Answer(
-            problem(
-                400,
-                "invalid_idempotency_key",
-                f"The Idempotency-Key header and the body's {_BODY_FIELD} differ; send one.",
-                param=HEADER,
-            )
-        )
-    return header if header is not None else in_body
+    conflict = header is not None and in_body is not None and header != in_body
+    return (header if header is not None else in_body), conflict
 
 
 def _claim_first(endpoint: Callable[..., Any]) -> Callable[..., Awaitable[Any]]:
@@ -200,6 +196,15 @@ async def _claim(pending: _Pending) -> None:
     session: AsyncSession | None = getattr(request.state, "db_session", None)
     if principal is None or session is None:
         return  # no authenticated account to scope the key to: no idempotency
+    if pending.key_conflict:
+        raise _Answer(
+            problem(
+                400,
+                "invalid_idempotency_key",
+                f"The Idempotency-Key header and the body's {_BODY_FIELD} differ; send one.",
+                param=HEADER,
+            )
+        )
     if not _KEY_RE.fullmatch(pending.key):
         raise _Answer(
             problem(
@@ -258,6 +263,13 @@ class ClaimedKey:
         """The route committed ``change_for``'s change: nothing left to store."""
         self._pending.stored = True
 
+    def keep(self) -> None:
+        """The route commits work in transactions of its own and calls a provider: an
+        unexpected error must not free the key, or a retry would redo (and charge) it. The
+        key then stays claimed until the lock timeout, and the retry that takes it over
+        gets ``resumes_since`` to find and resume that work."""
+        self._pending.keep = True
+
 
 def claimed_key() -> ClaimedKey | None:
     """The Idempotency-Key this request holds, for routes that must find what an earlier,
@@ -283,6 +295,8 @@ async def _handle(handler: Handler, pending: _Pending) -> Response:
                 await pending.session.rollback()  # the route's partial changes
                 await _store(pending, stored)
                 return stored
+        if pending.keep and not isinstance(exc, KassaError):
+            raise  # the outcome is unknown: see ClaimedKey.keep
         await _release(pending)
         raise
     if not pending.lock_id or pending.stored:

@@ -37,16 +37,19 @@ class _RandomBits:
     _CHUNK = 4096 // _SIZE * _SIZE
 
     def __init__(self) -> None:
+        self._reset()
+        # A forked child must neither reuse its parent's bytes nor inherit a held lock.
+        os.register_at_fork(after_in_child=self._reset)
+
+    def _reset(self) -> None:
         self._buffer = b""
         self._offset = 0
         self._lock = threading.Lock()
-        self._pid = os.getpid()
 
     def next(self) -> int:
         with self._lock:
-            if self._offset >= len(self._buffer) or self._pid != os.getpid():
-                # A forked child must not reuse its parent's buffer: refill after fork.
-                self._buffer, self._offset, self._pid = os.urandom(self._CHUNK), 0, os.getpid()
+            if self._offset >= len(self._buffer):
+                self._buffer, self._offset = os.urandom(self._CHUNK), 0
             start = self._offset
             self._offset += self._SIZE
             return int.from_bytes(self._buffer[start : self._offset], "big")

@@ -19,6 +19,8 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
 
+import asyncpg
+from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.sql import ClauseElement
@@ -72,12 +74,36 @@ def supported(engine: AsyncEngine) -> bool:
     return engine.dialect.name == "postgresql" and engine.dialect.driver == "asyncpg"
 
 
+# What says the connection itself is gone (server restart, failover, network): such a
+# connection must leave the pool, or every request that draws it fails the same way.
+_DISCONNECTS: tuple[type[BaseException], ...] = (
+    asyncpg.InterfaceError,
+    asyncpg.InternalClientError,  # the protocol's state is broken: the connection is lost
+    asyncpg.PostgresConnectionError,
+    asyncpg.exceptions.OperatorInterventionError,  # admin shutdown, crash recovery
+    OSError,
+    ConnectionError,
+)
+
+
 @asynccontextmanager
 async def driver_connection(engine: AsyncEngine) -> AsyncIterator[Any]:
-    """A pooled asyncpg connection outside any transaction (each statement autocommits)."""
+    """A pooled asyncpg connection outside any transaction (each statement autocommits).
+
+    Driver errors come out as SQLAlchemy's (``OperationalError`` for a lost connection,
+    ``IntegrityError``, ``DBAPIError``), like the session path's, so the API answers them the
+    same way; a lost connection is invalidated, as SQLAlchemy does on its own path."""
     async with engine.connect() as conn:
         raw = await conn.get_raw_connection()
-        yield raw.driver_connection
+        try:
+            yield raw.driver_connection
+        except _DISCONNECTS as error:
+            await conn.invalidate(error if isinstance(error, Exception) else None)
+            raise sa_exc.OperationalError("driver statement", None, error) from error
+        except asyncpg.IntegrityConstraintViolationError as error:
+            raise sa_exc.IntegrityError("driver statement", None, error) from error
+        except asyncpg.PostgresError as error:
+            raise sa_exc.DBAPIError("driver statement", None, error) from error
 
 
 async def fetchrow(engine: AsyncEngine, raw: RawStatement, params: Mapping[str, Any]) -> Any:

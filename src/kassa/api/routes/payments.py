@@ -56,11 +56,15 @@ class RefundIn(WithMetadata):
     reason: Literal["duplicate", "fraudulent", "requested_by_customer"] | None = None
 
 
-async def _release(session: Session) -> None:
+async def _own_transactions_from_here(session: Session) -> None:
+    """Before a route runs transactions of its own and calls a provider."""
     # The request's session authenticated the caller; end its transaction before ours
     # (SQLite allows one writer, and we hold no locks across provider calls).
     if session.in_transaction():
         await session.commit()
+    claimed = claimed_key()
+    if claimed:
+        claimed.keep()  # an unexpected error must not free the key: a retry resumes instead
 
 
 def _created(view: dict[str, object]) -> JSONResponse:
@@ -91,7 +95,7 @@ async def create_payment(
 ) -> JSONResponse:
     account_id = principal.require_account()
     amount = body.amount.money()
-    await _release(session)
+    await _own_transactions_from_here(session)
     claimed = claimed_key()
     store = _StoredWithResult(claimed) if claimed else None
     view = await create_and_confirm(
@@ -185,7 +189,7 @@ async def capture_payment(
         if body and body.amount_to_capture
         else None
     )
-    await _release(session)
+    await _own_transactions_from_here(session)
     return await capture.capture_payment(
         app_state(request).sessions,
         providers(request),
@@ -201,7 +205,7 @@ async def cancel_payment(
     payment_id: str, principal: WriteAccess, session: Session, request: Request
 ) -> Any:
     account_id = principal.require_account()
-    await _release(session)
+    await _own_transactions_from_here(session)
     return await cancel.cancel_payment(
         app_state(request).sessions,
         providers(request),
@@ -223,7 +227,7 @@ async def refund_payment(
 ) -> Any:
     account_id = principal.require_account()
     amount = body.amount.money() if body and body.amount else None
-    await _release(session)
+    await _own_transactions_from_here(session)
     return await refund.refund_payment(
         app_state(request).sessions,
         providers(request),
