@@ -450,3 +450,43 @@ async def test_an_unexpected_error_after_the_intent_keeps_the_key_and_the_retry_
     assert retry.json()["id"] == payment.id and payment.status == "succeeded"
     # every provider call for it used the one key, so it was one charge
     assert {a.idempotency_key for a in attempts} == {f"{payment.id}/authorize"}
+
+
+async def test_a_partial_refund_whose_recording_failed_is_resumed_not_made_twice(
+    client: httpx.AsyncClient, db: Backend, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The provider refunded, then recording it failed. The retry (after the key's lock
+    timeout) must resume that refund with the same provider key, not refund again."""
+    from datetime import timedelta
+
+    from kassa.core import clock
+    from kassa.payins import refund as refunds
+
+    frozen = clock.FrozenClock()
+    clock.install(frozen)
+    acme = await merchant(db.sessions)
+    paid = await pay(client, {**acme.auth, "Idempotency-Key": "order-8"}, value="100.00")
+    real = refunds.record
+    failures = [RuntimeError("connection lost while recording")]
+
+    async def flaky(*args: Any, **kwargs: Any) -> Any:
+        if failures:
+            raise failures.pop()
+        return await real(*args, **kwargs)
+
+    monkeypatch.setattr(refunds, "record", flaky)
+    url = f"/v1/payments/{paid.json()['id']}/refund"
+    headers = {**acme.auth, "Idempotency-Key": "refund-8"}
+    body = {"amount": {"value": "30.00", "currency": "USD"}}
+    crashed = await client.post(url, json=body, headers=headers)
+    assert crashed.status_code == 500
+    frozen.advance(timedelta(seconds=61))
+    retry = await client.post(url, json=body, headers=headers)
+    assert retry.status_code == 201, retry.text
+    assert retry.json()["status"] == "succeeded"
+    async with db.sessions() as s:
+        [refund] = (await s.scalars(select(Refund))).all()
+        payment = await s.get(Payment, paid.json()["id"])
+    assert retry.json()["id"] == refund.id
+    assert payment is not None and payment.amount_refunded == 3000
+    assert payment.amount_refund_pending == 0

@@ -110,6 +110,7 @@ class Refund(Base):
     __table_args__ = (
         Index("ix_refunds_account", "account_id", "id"),
         Index("ix_refunds_payment", "payment_id"),
+        Index("ix_refunds_request_key", "account_id", "request_key"),
         UniqueConstraint("idempotency_key", name="uq_refunds_idempotency_key"),
     )
 
@@ -125,6 +126,8 @@ class Refund(Base):
     provider: Mapped[str] = mapped_column(String(40))
     provider_refund_id: Mapped[str | None] = mapped_column(String(200))
     idempotency_key: Mapped[str] = mapped_column(String(120))
+    # The API Idempotency-Key that created it: a retry of a crashed request resumes it.
+    request_key: Mapped[str | None] = mapped_column(String(255))
     failure_code: Mapped[str | None] = mapped_column(String(64))
     failure_message: Mapped[str | None] = mapped_column(String(500))
     created_at: Mapped[datetime]

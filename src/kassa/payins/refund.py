@@ -7,8 +7,10 @@ refund left ``pending`` with the same key, which the provider answers without pa
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from kassa.core import clock
@@ -46,6 +48,7 @@ async def begin(
     amount: Money | None,
     reason: str | None = None,
     metadata: dict[str, str] | None = None,
+    request_key: str | None = None,
 ) -> tuple[Refund, Payment]:
     payment = await get_owned(
         session, Payment, payment_id, account_id=account_id, livemode=livemode, for_update=True
@@ -96,6 +99,7 @@ async def begin(
         provider=payment.provider,
         provider_refund_id=None,
         idempotency_key=refund_id,
+        request_key=request_key,
         failure_code=None,
         failure_message=None,
         created_at=now,
@@ -164,7 +168,25 @@ async def refund_payment(
     amount: Money | None,
     reason: str | None = None,
     metadata: dict[str, str] | None = None,
+    request_key: str | None = None,
+    resumes_since: datetime | None = None,
 ) -> dict[str, Any]:
+    """Refund, crash-safe like a payment: intent, provider call, result. ``request_key`` is
+    the API Idempotency-Key; ``resumes_since`` says an earlier request with it died mid-way,
+    and then the refund it created is resumed (same provider key), never made twice."""
+    if request_key and resumes_since is not None:
+        async with transaction(sessions) as session:
+            earlier = await session.scalar(
+                select(Refund).where(
+                    Refund.account_id == account_id,
+                    Refund.request_key == request_key,
+                    Refund.created_at >= resumes_since,
+                )
+            )
+            payment = await session.get(Payment, earlier.payment_id) if earlier else None
+        if earlier is not None:
+            assert payment is not None
+            return await _finish(sessions, registry, earlier, payment)
     async with transaction(sessions) as session:
         refund, payment = await begin(
             session,
@@ -174,7 +196,19 @@ async def refund_payment(
             amount=amount,
             reason=reason,
             metadata=metadata,
+            request_key=request_key,
         )
+    return await _finish(sessions, registry, refund, payment)
+
+
+async def _finish(
+    sessions: async_sessionmaker[AsyncSession],
+    registry: ProviderRegistry,
+    refund: Refund,
+    payment: Payment,
+) -> dict[str, Any]:
+    if refund.status != "pending":
+        return refund_json(refund)
     outcome = await call(registry, refund, payment)
     async with transaction(sessions) as session:
         refund = await record(session, refund_id=refund.id, outcome=outcome)

@@ -228,6 +228,7 @@ async def refund_payment(
     account_id = principal.require_account()
     amount = body.amount.money() if body and body.amount else None
     await _own_transactions_from_here(session)
+    claimed = claimed_key()
     return await refund.refund_payment(
         app_state(request).sessions,
         providers(request),
@@ -237,6 +238,8 @@ async def refund_payment(
         amount=amount,
         reason=body.reason if body else None,
         metadata=(body.metadata if body else None) or {},
+        request_key=claimed.key if claimed else None,
+        resumes_since=claimed.resumes_since if claimed else None,
     )
 
 
