@@ -9,7 +9,6 @@ import email.policy
 import ipaddress
 import socket
 import ssl
-import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -24,8 +23,6 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
 USER, PASSWORD = "kassa", "mail-secret"
-# The implicit-TLS server below is TLS from the first byte; aiosmtpd just cannot tell.
-warnings.filterwarnings("ignore", message="Requiring AUTH while not requiring TLS")
 
 
 @dataclass
