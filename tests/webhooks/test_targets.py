@@ -55,6 +55,9 @@ async def test_creation_refuses_targets_kassa_must_not_call(
     problem = response.json()
     assert problem["code"] == "invalid_webhook_url" and problem["param"] == "url"
     assert why in problem["detail"]
+    if why not in ("absolute https", "credentials", "malformed"):
+        # every refusal a developer can lift says how (the http one did, the others did not)
+        assert "KASSA_WEBHOOK_ALLOW_PRIVATE=true" in problem["detail"]
     listed = await strict_api.get("/v1/webhook_endpoints", headers=acme.auth)
     assert listed.json()["data"] == []
 
@@ -111,4 +114,5 @@ async def test_delivery_refuses_private_addresses_after_resolution(
     log = await attempts(db, delivery.id)
     assert log and all((a.error or "").startswith("refused: ") for a in log)
     assert all("127.0.0.1" in (a.error or "") and "public" in (a.error or "") for a in log)
+    assert all("KASSA_WEBHOOK_ALLOW_PRIVATE=true" in (a.error or "") for a in log)
     assert all(a.response_status is None for a in log)

@@ -44,8 +44,17 @@ def literal_ip(host: str) -> str | None:
         return None
 
 
+# Every refusal of a private target names the setting that lifts it, so a developer trying
+# kassa against a local receiver knows what to set (the checks themselves are unchanged).
+ALLOW_HINT = "set KASSA_WEBHOOK_ALLOW_PRIVATE=true to allow private targets in development"
+
+
 def _invalid(message: str) -> InvalidRequest:
     return InvalidRequest(message, code="invalid_webhook_url", param="url")
+
+
+def _private(message: str) -> InvalidRequest:
+    return _invalid(f"{message}; kassa calls only public https targets ({ALLOW_HINT}).")
 
 
 def parse_url(url: str, *, allow_private: bool, livemode: bool) -> SplitResult:
@@ -79,10 +88,10 @@ async def check_url(url: str, *, allow_private: bool, livemode: bool) -> str:
     host = parts.hostname or ""
     if literal_ip(host) is not None:
         if not is_public(host):
-            raise _invalid(f"{host} is a private, loopback or link-local address.")
+            raise _private(f"{host} is a private, loopback or link-local address")
         return url.strip()
     if host == "localhost" or host.endswith(_LOCAL_NAMES):
-        raise _invalid(f"{host} is a local name.")
+        raise _private(f"{host} is a local name")
     try:
         infos = await asyncio.wait_for(
             asyncio.get_running_loop().getaddrinfo(
@@ -94,14 +103,14 @@ async def check_url(url: str, *, allow_private: bool, livemode: bool) -> str:
         return url.strip()  # not resolvable yet: each delivery checks again when it is
     refused = sorted({str(info[4][0]) for info in infos if not is_public(str(info[4][0]))})
     if refused:
-        raise _invalid(f"{host} resolves to a non-public address ({', '.join(refused)}).")
+        raise _private(f"{host} resolves to a non-public address ({', '.join(refused)})")
     return url.strip()
 
 
 def check_literal_target(host: str, *, allow_private: bool) -> None:
     """aiohttp does not resolve IP literals, so they are checked before the request."""
     if not allow_private and literal_ip(host) is not None and not is_public(host):
-        raise TargetRefused(f"refused: {host} is not a public address")
+        raise TargetRefused(f"refused: {host} is not a public address ({ALLOW_HINT})")
 
 
 class GuardedResolver(AbstractResolver):
@@ -120,7 +129,9 @@ class GuardedResolver(AbstractResolver):
         allowed = [r for r in results if is_public(r["host"])]
         if not allowed:
             found = ", ".join(sorted({r["host"] for r in results}))
-            raise TargetRefused(f"refused: {host.rstrip('.')} resolves to {found}, not public")
+            raise TargetRefused(
+                f"refused: {host.rstrip('.')} resolves to {found}, not public ({ALLOW_HINT})"
+            )
         return allowed
 
     async def close(self) -> None:
