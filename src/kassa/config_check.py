@@ -40,6 +40,15 @@ def check_settings(settings: Settings) -> list[Problem]:
             problems.append(Problem("KASSA_SECRET_KEY", "required in production"))
         elif len(settings.secret_key.get_secret_value()) < 32:
             problems.append(Problem("KASSA_SECRET_KEY", "use at least 32 random characters"))
+        if settings.payment_provider.split("_", 1)[0] == "mock":
+            problems.append(
+                Problem(
+                    "PAYMENT_PROVIDER",
+                    "the mock provider moves no money: live-mode (sk_live_) payments are "
+                    "refused until a real provider is configured",
+                    fatal=False,
+                )
+            )
         if url.startswith("sqlite"):
             problems.append(
                 Problem(

@@ -490,3 +490,17 @@ async def test_a_partial_refund_whose_recording_failed_is_resumed_not_made_twice
     assert retry.json()["id"] == refund.id
     assert payment is not None and payment.amount_refunded == 3000
     assert payment.amount_refund_pending == 0
+
+
+async def test_live_keys_never_pay_through_the_simulating_mock(
+    client: httpx.AsyncClient, db: Backend
+) -> None:
+    """Like Stripe refusing test cards for live keys: a live payment on the mock provider would
+    say 'succeeded' while no money moved."""
+    live = await merchant(db.sessions, "Acme live", livemode=True)
+    before = await _counts(db)
+    refused = await pay(client, {**live.auth, "Idempotency-Key": "live-1"})
+    assert refused.status_code == 400
+    assert refused.json()["code"] == "provider_test_mode_only"
+    assert "PAYMENT_PROVIDER" in refused.json()["detail"]
+    assert await _counts(db) == before

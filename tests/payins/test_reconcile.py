@@ -199,6 +199,14 @@ async def test_daily_report_lists_differences_as_csv(
     other = await merchant(db.sessions, "Other")
     theirs = await client.get(f"/v1/reports/reconciliation?date={day}", headers=other.auth)
     assert theirs.text.strip().count("\n") == 0  # header only: never another account's rows
+    from kassa.accounts.api_keys import create_api_key
+
+    async with transaction(db.sessions) as s:  # the same account's live key
+        live = await create_api_key(s, account_id=acme.account_id, livemode=True)
+    live_auth = {"Authorization": f"Bearer {live.secret}"}
+    other_mode = await client.get(f"/v1/reports/reconciliation?date={day}", headers=live_auth)
+    assert other_mode.text.strip().count("\n") == 0  # nor the other mode's rows
+    assert {r["livemode"] for r in rows.values()} == {"false"}
     bad = await client.get("/v1/reports/reconciliation?date=yesterday", headers=acme.auth)
     assert bad.status_code == 400 and bad.json()["param"] == "date"
 

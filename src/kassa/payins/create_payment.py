@@ -120,7 +120,7 @@ async def prepare(session: AsyncSession, *, new: NewPayment, registry: ProviderR
             param="payment_method",
         )
     provider = new.provider or (method.provider if method else None) or registry.default
-    registry.get(provider)
+    registry.check_mode(provider, livemode=new.livemode)
     if new.customer_id:
         await get_owned(
             session,

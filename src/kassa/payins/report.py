@@ -26,6 +26,7 @@ from kassa.providers.registry import ProviderRegistry
 COLUMNS = (
     "payment_id",
     "account_id",
+    "livemode",
     "created_at",
     "provider",
     "provider_payment_id",
@@ -62,7 +63,10 @@ async def build_report(
     *,
     day: date,
     account_id: str | None = None,
+    livemode: bool | None = None,
 ) -> str:
+    """The day's payments, kassa beside the provider; ``account_id``/``livemode`` narrow it
+    (an API key sees only its own account and mode)."""
     start = datetime.combine(day, time.min, tzinfo=UTC)
     async with transaction(sessions) as session:
         query = select(Payment).where(
@@ -70,6 +74,8 @@ async def build_report(
         )
         if account_id is not None:
             query = query.where(Payment.account_id == account_id)
+        if livemode is not None:
+            query = query.where(Payment.livemode == livemode)
         payments = (await session.scalars(query.order_by(Payment.id))).all()
         refunds = await _refunds(session, [p.id for p in payments])
     out = io.StringIO()
@@ -87,6 +93,7 @@ async def build_report(
             (
                 payment.id,
                 payment.account_id,
+                "true" if payment.livemode else "false",
                 payment.created_at.isoformat(),
                 payment.provider,
                 payment.provider_payment_id or "",

@@ -64,6 +64,18 @@ class ProviderRegistry:
                 param="provider",
             ) from None
 
+    def check_mode(self, name: str, *, livemode: bool) -> None:
+        """Live-mode money never goes to a provider that only simulates (like Stripe, which
+        refuses test cards for live keys)."""
+        provider = self.get(name)  # unknown_provider first
+        if livemode and getattr(provider, "test_only", False):
+            raise InvalidRequest(
+                f"The {name!r} provider only simulates payments; it takes test-mode keys "
+                "(sk_test_...). Configure a real provider (PAYMENT_PROVIDER) for live keys.",
+                code="provider_test_mode_only",
+                param="provider",
+            )
+
     def guard(self, name: str) -> Guard:
         return self.guards[name]
 

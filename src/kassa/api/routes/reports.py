@@ -30,7 +30,11 @@ async def reconciliation_report(
     if session.in_transaction():
         await session.commit()
     text = await build_report(
-        app_state(request).sessions, providers(request), day=day, account_id=account_id
+        app_state(request).sessions,
+        providers(request),
+        day=day,
+        account_id=account_id,
+        livemode=principal.livemode,
     )
     filename = f"reconciliation-{day.isoformat()}.csv"
     return Response(

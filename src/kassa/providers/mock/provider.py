@@ -36,6 +36,8 @@ class MockProvider:
     """A first-class adapter. ``failure_rate`` declines that share of keys (MOCK_FAILURE_RATE);
     ``delay`` seconds are waited on every call (MOCK_PAYMENT_DELAY); neither by default."""
 
+    test_only = True  # it simulates: live-mode payments are refused (ProviderRegistry.check_mode)
+
     def __init__(self, name: str = "mock", *, failure_rate: float = 0.0, delay: float = 0.0):
         self.name = name
         self.failure_rate = failure_rate
