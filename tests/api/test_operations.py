@@ -55,3 +55,25 @@ async def test_database_down_is_a_503_problem_not_a_trace(tmp_path: Path) -> Non
     assert "Traceback" not in response.text
     assert health.status_code == 503
     assert health.json()["checks"]["database"]["status"] == "down"
+
+
+async def test_a_value_the_database_refuses_is_the_requests_fault_not_an_outage(
+    tmp_path: Path,
+) -> None:
+    """A 503 would tell clients to retry the very same request forever."""
+    from sqlalchemy.exc import DataError
+
+    from kassa.api.app import create_app
+
+    app = create_app(Settings(var_dir=tmp_path, secret_key="k" * 40, rate_limit_per_ip=0))
+
+    async def refuse() -> None:
+        raise DataError("INSERT ...", None, ValueError("value out of range for type bigint"))
+
+    app.add_api_route("/refuse", refuse)
+    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+    async with httpx.AsyncClient(transport=transport, base_url="http://t") as c:
+        response = await c.get("/refuse")
+    assert response.status_code == 400
+    assert response.json()["code"] == "invalid_request"
+    assert "bigint" not in response.text and "Traceback" not in response.text

@@ -8,7 +8,7 @@ from hypothesis import strategies as st
 
 from kassa.core.currencies import EXPONENTS
 from kassa.core.errors import InvalidMoney
-from kassa.core.money import Money
+from kassa.core.money import MAX_MINOR, Money
 
 currencies = st.sampled_from(sorted(EXPONENTS))
 minor = st.integers(min_value=-(10**15), max_value=10**15)
@@ -57,10 +57,17 @@ def test_floats_and_mixed_currencies_are_refused() -> None:
         Money(100, "USD").multiply(0.5)  # type: ignore[arg-type]
 
 
-@given(minor, currencies)
+@given(st.integers(min_value=-MAX_MINOR, max_value=MAX_MINOR), currencies)
 def test_format_then_parse_is_identity(amount: int, currency: str) -> None:
     money = Money(amount, currency)
     assert Money.parse(money.to_decimal_string(), currency) == money
+
+
+@given(st.integers(min_value=MAX_MINOR + 1), currencies)
+def test_amounts_beyond_the_limit_are_refused_when_parsed(amount: int, currency: str) -> None:
+    with pytest.raises(InvalidMoney) as err:
+        Money.parse(Money(amount, currency).to_decimal_string(), currency)
+    assert err.value.code == "amount_too_large"
 
 
 @given(minor, minor, currencies)

@@ -188,6 +188,11 @@ async def test_a_decline_is_a_402_and_a_failed_payment(
         ({"value": "10.00", "currency": "XYZ"}, "invalid_currency", "amount.currency"),
         ({"value": "1e3", "currency": "USD"}, "invalid_amount", "amount.value"),
         ({"value": 10.5, "currency": "USD"}, "invalid_request", "amount.value"),
+        (
+            {"value": "99999999999999999999999.00", "currency": "USD"},
+            "amount_too_large",
+            "amount.value",
+        ),
     ],
 )
 async def test_bad_amounts_change_nothing(

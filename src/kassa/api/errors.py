@@ -12,7 +12,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import DataError, DBAPIError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -130,6 +130,13 @@ async def _database_down(_: Request, exc: Exception) -> JSONResponse:
     )
 
 
+async def _unstorable_value(_: Request, exc: Exception) -> JSONResponse:
+    # The database refused a value (out of range, malformed): the request's fault, not an
+    # outage, so no 503 that would make clients retry the same thing forever.
+    log.warning("value refused by the database: %s", type(getattr(exc, "orig", exc)).__name__)
+    return problem(400, "invalid_request", "A value in the request is outside what can be stored.")
+
+
 async def _unexpected(_: Request, exc: Exception) -> JSONResponse:
     if isinstance(exc, ConnectionError | OSError):
         return await _database_down(_, exc)
@@ -149,4 +156,5 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(OperationalError, _database_down)
     app.add_exception_handler(PoolTimeout, _database_down)
     app.add_exception_handler(DBAPIError, _database_down)
+    app.add_exception_handler(DataError, _unstorable_value)
     app.add_exception_handler(Exception, _unexpected)

@@ -24,6 +24,11 @@ def normalize_currency(code: str) -> str:
     return code.upper()
 
 
+# The largest amount accepted from outside, in minor units (999,999,999,999.99 in a 2-decimal
+# currency): far above any single payment, and sums of many stay within 64-bit storage.
+MAX_MINOR = 10**14 - 1
+
+
 @dataclass(frozen=True, slots=True)
 class Money:
     """An amount in minor units (cents for USD, yen for JPY, fils for KWD) of one currency."""
@@ -60,7 +65,15 @@ class Money:
             scaled = Decimal(text).scaleb(places)
         except InvalidOperation as exc:  # pragma: no cover - regex already guards this
             raise InvalidMoney(f"Amount {value!r} is not a number.", param="value") from exc
-        return cls(int(scaled), code)
+        minor = int(scaled)
+        if abs(minor) > MAX_MINOR:
+            limit = cls(MAX_MINOR, code).to_decimal_string()
+            raise InvalidMoney(
+                f"Amounts are limited to {limit} {code}; got {text!r}.",
+                code="amount_too_large",
+                param="value",
+            )
+        return cls(minor, code)
 
     def to_decimal_string(self) -> str:
         places = exponent(self.currency)

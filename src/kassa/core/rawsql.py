@@ -102,6 +102,8 @@ async def driver_connection(engine: AsyncEngine) -> AsyncIterator[Any]:
             raise sa_exc.OperationalError("driver statement", None, error) from error
         except asyncpg.IntegrityConstraintViolationError as error:
             raise sa_exc.IntegrityError("driver statement", None, error) from error
+        except asyncpg.DataError as error:
+            raise sa_exc.DataError("driver statement", None, error) from error
         except asyncpg.PostgresError as error:
             raise sa_exc.DBAPIError("driver statement", None, error) from error
 
