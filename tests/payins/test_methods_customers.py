@@ -98,10 +98,28 @@ async def test_payment_methods_lifecycle_and_use(client: httpx.AsyncClient, db: 
     assert payment.status_code == 201
     assert payment.json()["payment_method"]["id"] == method["id"]
     assert payment.json()["payment_method"]["card"]["last4"] == "4444"
+    implied = await client.post(  # a saved method pays for its own customer
+        "/v1/payments",
+        json={"amount": {"value": "2.00", "currency": "USD"}, "payment_method_id": method["id"]},
+        headers=acme.auth,
+    )
+    assert implied.status_code == 201 and implied.json()["customer_id"] == customer["id"]
+    someone_else = (await client.post("/v1/customers", json={}, headers=acme.auth)).json()
+    mismatch = await client.post(
+        "/v1/payments",
+        json={
+            "amount": {"value": "3.00", "currency": "USD"},
+            "payment_method_id": method["id"],
+            "customer_id": someone_else["id"],
+        },
+        headers=acme.auth,
+    )
+    assert mismatch.status_code == 400
+    assert mismatch.json()["code"] == "payment_method_customer_mismatch"
     filtered = (
         await client.get(f"/v1/payments?customer_id={customer['id']}", headers=acme.auth)
     ).json()
-    assert [p["id"] for p in filtered["data"]] == [payment.json()["id"]]
+    assert [p["id"] for p in filtered["data"]] == [implied.json()["id"], payment.json()["id"]]
 
     deleted = await client.delete(f"/v1/payment_methods/{method['id']}", headers=acme.auth)
     assert deleted.status_code == 200 and deleted.json()["deleted"] is True

@@ -121,11 +121,21 @@ async def prepare(session: AsyncSession, *, new: NewPayment, registry: ProviderR
         )
     provider = new.provider or (method.provider if method else None) or registry.default
     registry.check_mode(provider, livemode=new.livemode)
-    if new.customer_id:
+    customer_id = new.customer_id
+    if method is not None and method.customer_id:
+        # A saved method belongs to its customer (as at Stripe): it pays for that one only.
+        if customer_id and customer_id != method.customer_id:
+            raise InvalidRequest(
+                "This payment method is attached to another customer.",
+                code="payment_method_customer_mismatch",
+                param="payment_method_id",
+            )
+        customer_id = method.customer_id
+    if customer_id:
         await get_owned(
             session,
             Customer,
-            new.customer_id,
+            customer_id,
             account_id=new.account_id,
             livemode=new.livemode,
             param="customer_id",
@@ -144,7 +154,7 @@ async def prepare(session: AsyncSession, *, new: NewPayment, registry: ProviderR
         amount_refunded=0,
         amount_refund_pending=0,
         capture=new.capture,
-        customer_id=new.customer_id,
+        customer_id=customer_id,
         payment_method_id=method.id if method else None,
         payment_method_token=token,
         method_type=method.type if method else None,
