@@ -19,6 +19,7 @@ from kassa.core.settings import Settings, get_settings
 from kassa.webhooks.outbound import endpoints, event_log, replay
 from kassa.webhooks.outbound.catalog_doc import catalog_markdown, with_catalog
 from kassa.webhooks.outbound.config import OutboundConfig
+from kassa.webhooks.outbound.endpoints import iso
 
 T = TypeVar("T")
 app = typer.Typer(
@@ -53,8 +54,15 @@ def _run(fn: Callable[[AsyncSession, Settings], Awaitable[T]]) -> T:
         raise typer.Exit(1) from exc
 
 
+def _json_default(value: object) -> str:
+    # Times as the API writes them (ISO 8601, ...T...Z), not str()'s "... +00:00".
+    if isinstance(value, datetime):
+        return iso(value) or ""
+    return str(value)
+
+
 def _print(data: Any) -> None:
-    typer.echo(json.dumps(data, indent=2, default=str))
+    typer.echo(json.dumps(data, indent=2, default=_json_default))
 
 
 @app.command("catalog")

@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
 
 from tests.conftest import Backend
 from tests.factories import merchant
+
+# How the API writes times (pydantic): ISO 8601 in UTC with a Z.
+API_TIME = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{1,6})?Z$")
 
 
 def kassa(db: Backend, tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
@@ -47,3 +51,7 @@ async def test_create_list_ping_and_inspect_from_the_command_line(
     listed = kassa(db, tmp_path, "events", "--account", acme.account_id)
     [event] = json.loads(listed.stdout)
     assert event["type"] == "webhook_endpoint.ping"
+    assert API_TIME.match(event["created_at"]), event["created_at"]
+    shown = kassa(db, tmp_path, "event", event["id"], "--account", acme.account_id)
+    assert shown.returncode == 0, shown.stderr
+    assert API_TIME.match(json.loads(shown.stdout)["created_at"])
