@@ -171,3 +171,26 @@ async def test_recovery_is_announced_when_it_succeeds_again(
     await mailing.emit(acme)
     await mailing.drain()
     assert types_at(receiver, "other").count("webhook_endpoint.recovered") == 1
+
+
+async def test_last_success_at_is_stamped_at_most_once_a_minute_as_documented(
+    api: httpx.AsyncClient,
+    outbound: Outbound,
+    receiver: Receiver,
+    acme: Merchant,
+    frozen: clock.FrozenClock,
+) -> None:
+    created = await create_endpoint(api, acme, receiver.url())
+    await outbound.emit(acme)
+    await outbound.drain()
+    first = frozen.now()
+    assert (await endpoint(outbound.db, created["id"])).last_success_at == first
+    frozen.advance(timedelta(seconds=30))
+    await outbound.emit(acme)
+    await outbound.drain()
+    # within the minute: the row is not rewritten (docs: "to within a minute")
+    assert (await endpoint(outbound.db, created["id"])).last_success_at == first
+    frozen.advance(timedelta(seconds=31))
+    await outbound.emit(acme)
+    await outbound.drain()
+    assert (await endpoint(outbound.db, created["id"])).last_success_at == frozen.now()
