@@ -311,6 +311,14 @@ async def test_list_filters_and_cursor_pagination(client: httpx.AsyncClient, db:
     assert len(failed["data"]) == 1
     bad = await client.get("/v1/payments?status=weird", headers=acme.auth)
     assert bad.status_code == 400 and bad.json()["param"] == "status"
+    typo = await client.get("/v1/payments?customer=cus_x", headers=acme.auth)
+    assert typo.status_code == 400 and typo.json()["code"] == "parameter_unknown"
+    assert typo.json()["param"] == "customer" and "customer_id" in typo.json()["detail"]
+    backwards = await client.get(f"/v1/payments?ending_before={ids[0]}", headers=acme.auth)
+    assert backwards.status_code == 400 and backwards.json()["param"] == "ending_before"
+    lost = await client.get("/v1/payments?starting_after=pay_doesnotexist", headers=acme.auth)
+    assert lost.status_code == 400 and lost.json()["code"] == "resource_missing"
+    assert lost.json()["param"] == "starting_after"
     created = (await _payment(client, acme, ids[2]))["created_at"]
     window = (
         await client.get(

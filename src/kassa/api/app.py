@@ -5,13 +5,14 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 
 import kassa
 from kassa import composition
 from kassa.accounts.ratelimit import MemoryRateLimiter, RateLimiter, RedisRateLimiter
 from kassa.api import errors, idempotency
 from kassa.api.middleware import KassaMiddleware
+from kassa.api.query_guard import known_query_only
 from kassa.api.routes import accounts, customers, jobs, payment_methods, payments, reports, system
 from kassa.api.routes import events as events_routes
 from kassa.api.routes import webhook_endpoints as webhook_endpoint_routes
@@ -68,6 +69,7 @@ def create_app(settings: Settings | None = None, *, tune_gc: bool = False) -> Fa
         version=kassa.__version__,
         description=DESCRIPTION,
         lifespan=lifespan,
+        dependencies=[Depends(known_query_only)],  # unknown query parameters are refused
         openapi_url="/openapi.json",
         docs_url="/docs",
         redoc_url=None,

@@ -11,6 +11,8 @@ from sqlalchemy import Select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
 
+from kassa.core.errors import InvalidRequest
+
 T = TypeVar("T")
 
 Limit = Annotated[int, Query(ge=1, le=100, description="How many objects, 1 to 100.")]
@@ -33,8 +35,18 @@ async def fetch_page(
     limit: int,
     starting_after: str | None,
 ) -> tuple[Sequence[Any], bool]:
-    """Rows of ``query`` newest first, after the cursor; and whether more follow."""
+    """Rows of ``query`` newest first, after the cursor; and whether more follow. A cursor that
+    is not one of ``query``'s objects is refused, as Stripe does, rather than ignored."""
     if starting_after:
+        found = await session.scalar(
+            query.with_only_columns(id_column).where(id_column == starting_after).limit(1)
+        )
+        if found is None:
+            raise InvalidRequest(
+                f"No such object: {starting_after!r}.",
+                code="resource_missing",
+                param="starting_after",
+            )
         query = query.where(id_column < starting_after)
     rows = (await session.scalars(query.order_by(id_column.desc()).limit(limit + 1))).all()
     return rows[:limit], len(rows) > limit
