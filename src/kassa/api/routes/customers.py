@@ -74,7 +74,7 @@ async def list_customers(
     principal: ReadAccess,
     session: Session,
     email: str | None = None,
-    limit: Limit = 10,
+    limit: Limit = 20,
     starting_after: StartingAfter = None,
 ) -> Any:
     query = customers.list_query(

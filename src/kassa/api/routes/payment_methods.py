@@ -110,7 +110,7 @@ async def list_methods(
     principal: ReadAccess,
     session: Session,
     customer_id: str | None = None,
-    limit: Limit = 10,
+    limit: Limit = 20,
     starting_after: StartingAfter = None,
 ) -> Any:
     query = methods.list_query(

@@ -138,7 +138,7 @@ async def retrieve_payment(payment_id: str, principal: ReadAccess, session: Sess
 async def list_payments(
     principal: ReadAccess,
     session: Session,
-    limit: Limit = 10,
+    limit: Limit = 20,
     starting_after: StartingAfter = None,
     status: str | None = None,
     customer_id: str | None = None,
@@ -259,7 +259,7 @@ async def retrieve_refund(refund_id: str, principal: ReadAccess, session: Sessio
 async def list_refunds(
     principal: ReadAccess,
     session: Session,
-    limit: Limit = 10,
+    limit: Limit = 20,
     starting_after: StartingAfter = None,
     payment_id: str | None = None,
 ) -> Any:
