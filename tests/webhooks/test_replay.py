@@ -216,3 +216,56 @@ async def test_endpoint_crud_and_validation(
         "/v1/webhook_endpoints", headers=reader.auth, json={"url": receiver.url()}
     )
     assert denied.status_code == 403
+
+
+async def test_replay_answers_with_the_attempt_queued_and_the_log_shows_its_outcome(
+    api: httpx.AsyncClient, outbound: Outbound, receiver: Receiver, acme: Merchant
+) -> None:
+    created = await create_endpoint(api, acme, receiver.url())
+    event_id = await outbound.emit(acme)
+    await outbound.drain()
+    [original] = (await api.get(f"/v1/events/{event_id}", headers=acme.auth)).json()["deliveries"]
+    assert original["attempt_count"] == 1 and original["next_attempt_at"] is None
+
+    replayed = await api.post(
+        f"/v1/events/{event_id}/replay", headers=acme.auth, json={"webhook_endpoint": created["id"]}
+    )
+    assert replayed.status_code == 202, replayed.text
+    queued = replayed.json()
+    # 202: the replay is queued (a worker sends it), and the answer says so
+    assert queued["id"] == original["id"] and queued["next_attempt_at"] is not None
+    await outbound.drain()
+    [after] = (await api.get(f"/v1/events/{event_id}", headers=acme.auth)).json()["deliveries"]
+    assert after["attempt_count"] == 2 and after["next_attempt_at"] is None
+    assert after["status"] == "succeeded" and after["delivered_at"] > original["delivered_at"]
+    assert [a["trigger"] for a in after["attempts"]] == ["scheduled", "manual"]
+
+    # a replay that fails leaves the delivery delivered, with nothing left queued
+    receiver.behave("hook", status(500))
+    await api.post(
+        f"/v1/events/{event_id}/replay", headers=acme.auth, json={"webhook_endpoint": created["id"]}
+    )
+    await outbound.drain()
+    [last] = (await api.get(f"/v1/events/{event_id}", headers=acme.auth)).json()["deliveries"]
+    assert last["status"] == "succeeded" and last["attempt_count"] == 3
+    assert last["next_attempt_at"] is None and last["delivered_at"] == after["delivered_at"]
+
+
+async def test_replaying_a_failed_delivery_answers_it_pending_again(
+    api: httpx.AsyncClient, outbound: Outbound, receiver: Receiver, acme: Merchant
+) -> None:
+    receiver.behave("hook", status(500))
+    created = await create_endpoint(api, acme, receiver.url())
+    event_id = await outbound.emit(acme)
+    await outbound.drain()
+    [failed] = await deliveries(outbound.db, created["id"])
+    assert failed.status == "failed" and failed.next_attempt_at is None
+    receiver.behave("hook", ok)
+    replayed = await api.post(
+        f"/v1/events/{event_id}/replay", headers=acme.auth, json={"webhook_endpoint": created["id"]}
+    )
+    assert replayed.json()["status"] == "pending"
+    assert replayed.json()["next_attempt_at"] is not None
+    await outbound.drain()
+    [done] = await deliveries(outbound.db, created["id"])
+    assert done.status == "succeeded" and done.next_attempt_at is None

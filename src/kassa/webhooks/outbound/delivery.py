@@ -276,11 +276,16 @@ class Deliverer:
             .execution_options(synchronize_session=False)
         )
         if not outcome.ok and int(result.rowcount) == 0:  # type: ignore[attr-defined]
-            # Delivered meanwhile (a replay won): count the attempt, keep the status.
+            # Delivered already (a failed replay, or a replay won): count the attempt, keep
+            # the status; nothing more is queued for it.
             await session.execute(
                 update(WebhookDelivery)
                 .where(WebhookDelivery.id == delivery.id)
-                .values(attempt_count=WebhookDelivery.attempt_count + 1, updated_at=now)
+                .values(
+                    attempt_count=WebhookDelivery.attempt_count + 1,
+                    next_attempt_at=None,
+                    updated_at=now,
+                )
                 .execution_options(synchronize_session=False)
             )
 

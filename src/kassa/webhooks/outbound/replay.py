@@ -46,10 +46,14 @@ async def replay_event(
     )
     # Unless automatic attempts are still scheduled, a failed replay leaves it failed.
     fail_on_error = delivery is None or delivery.status == FAILED
+    now = clock.now()
     if delivery is None:
         delivery = new_delivery(session, event, endpoint)
     elif delivery.status == FAILED:
-        delivery.status, delivery.updated_at = PENDING, clock.now()
+        delivery.status, delivery.next_attempt_at, delivery.updated_at = PENDING, now, now
+    elif delivery.next_attempt_at is None:
+        # A delivered one: the 202 answer shows the replay queued; its attempt clears this.
+        delivery.next_attempt_at, delivery.updated_at = now, now
     queue_attempt(session, delivery.id, trigger=MANUAL, n=0, fail_on_error=fail_on_error)
     audit.record(
         session,
@@ -95,7 +99,7 @@ async def recover_failed(
         await session.execute(
             update(WebhookDelivery)
             .where(WebhookDelivery.id.in_(ids))
-            .values(status=PENDING, updated_at=now)
+            .values(status=PENDING, next_attempt_at=now, updated_at=now)
             .execution_options(synchronize_session=False)
         )
     for delivery_id in ids:
