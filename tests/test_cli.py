@@ -21,6 +21,13 @@ def test_help_lists_the_commands() -> None:
         assert command in result.stdout
 
 
+def test_version() -> None:
+    import kassa
+
+    result = run_kassa("--version", env=kassa_env())
+    assert result.returncode == 0 and result.stdout.strip() == f"kassa {kassa.__version__}"
+
+
 async def test_account_key_lifecycle(db: Backend, tmp_path: Path) -> None:
     env = _env(db, tmp_path)
     created = run_kassa("account-create", "--name", "Acme", env=env)

@@ -40,6 +40,26 @@ app.add_typer(__import__("kassa.cli_webhooks").cli_webhooks.app, name="webhooks"
 app.add_typer(payins_app, name="payins")
 
 
+def _show_version(value: bool) -> None:
+    if value:
+        import kassa
+
+        typer.echo(f"kassa {kassa.__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", callback=_show_version, is_eager=True, help="Print the version and exit."
+        ),
+    ] = False,
+) -> None:
+    """kassa: a self-hostable payments platform. Start everything with `kassa run`."""
+
+
 def _fail(message: str, code: int = 1) -> None:
     typer.secho(f"error: {message}", fg=typer.colors.RED, err=True)
     raise typer.Exit(code)

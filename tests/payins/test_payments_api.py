@@ -89,6 +89,14 @@ async def test_authorize_then_partial_capture_then_refunds(
         headers=acme.auth,
     )
     assert too_much.status_code == 400 and too_much.json()["code"] == "amount_too_large"
+    other_currency = await client.post(
+        f"/v1/payments/{pid}/capture",
+        json={"amount_to_capture": {"value": "10.00", "currency": "EUR"}},
+        headers=acme.auth,
+    )
+    assert other_currency.status_code == 400
+    assert other_currency.json()["code"] == "currency_mismatch"
+    assert other_currency.json()["param"] == "amount_to_capture.currency"
     assert (await _payment(client, acme, pid))["status"] == "requires_capture"
 
     captured = await client.post(

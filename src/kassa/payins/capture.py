@@ -61,7 +61,9 @@ async def begin(
     to_capture = amount or Money(payment.amount_capturable, payment.currency)
     if to_capture.currency != payment.currency:
         raise InvalidMoney(
-            f"The payment is in {payment.currency}.", code="currency_mismatch", param="currency"
+            f"The payment is in {payment.currency}.",
+            code="currency_mismatch",
+            param="amount_to_capture.currency",
         )
     if not to_capture.is_positive():
         raise InvalidMoney("The amount must be greater than zero.", code="amount_must_be_positive")

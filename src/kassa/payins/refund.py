@@ -67,7 +67,9 @@ async def begin(
     to_refund = amount or Money(available, payment.currency)
     if to_refund.currency != payment.currency:
         raise InvalidMoney(
-            f"The payment is in {payment.currency}.", code="currency_mismatch", param="currency"
+            f"The payment is in {payment.currency}.",
+            code="currency_mismatch",
+            param="amount.currency",
         )
     if not to_refund.is_positive():
         if amount is None:
