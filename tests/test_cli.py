@@ -21,6 +21,17 @@ def test_help_lists_the_commands() -> None:
         assert command in result.stdout
 
 
+def test_migrate_check_says_what_to_do_on_a_new_database(tmp_path: Path) -> None:
+    env = kassa_env(KASSA_VAR_DIR=str(tmp_path))
+    result = run_kassa("migrate", "--check", env=env)
+    assert result.returncode == 1
+    assert "not migrated yet: run `kassa migrate`" in result.stderr
+    assert run_kassa("migrate", env=env).returncode == 0
+    checked = run_kassa("migrate", "--check", env=env)
+    assert checked.returncode == 0 and "match the migrations" in checked.stdout
+    assert "INFO" not in checked.stderr
+
+
 def test_version() -> None:
     import kassa
 

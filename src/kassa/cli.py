@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import os
 import sys
 from collections.abc import Awaitable, Callable
@@ -153,12 +154,16 @@ def migrate(
     url = settings.effective_database_url
     try:
         if check:
+            # alembic narrates the comparison at INFO: only the verdict matters here.
+            logging.getLogger("alembic").setLevel(logging.WARNING)
             migrations.check(url)
             typer.echo("The database models match the migrations.")
         else:
             migrations.upgrade(url, revision)
             typer.echo(f"Database is at {revision}: {_safe_url(url)}")
     except Exception as exc:
+        if "not up to date" in str(exc):
+            _fail(f"the database at {_safe_url(url)} is not migrated yet: run `kassa migrate`")
         _fail(f"migration failed: {exc}")
 
 
