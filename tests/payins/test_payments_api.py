@@ -179,6 +179,8 @@ async def test_a_decline_is_a_402_and_a_failed_payment(
     assert payment["status"] == "failed"
     assert payment["failure_code"] == "card_declined"
     assert payment["decline_code"] == "insufficient_funds"
+    assert payment["payment_method"]["type"] == "card"  # which card was declined
+    assert payment["payment_method"]["card"]["last4"]
     assert await _event_types(db, payment["id"]) == [
         "payment.created",
         "payment.processing",

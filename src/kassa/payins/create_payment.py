@@ -262,6 +262,9 @@ def apply_outcome(
     elif isinstance(error, DeclinedError):
         payment.provider = outcome.provider
         payment.provider_payment_id = error.provider_payment_id
+        if payment.method_type is None and error.method is not None:
+            payment.method_type = error.method.type  # which card was declined
+            payment.method_details = error.method.to_json()
         apply_failure(
             session,
             payment,

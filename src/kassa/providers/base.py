@@ -84,11 +84,13 @@ class DeclinedError(ProviderError):
         provider: str = "",
         decline_code: str = "generic_decline",
         provider_payment_id: str | None = None,
+        method: MethodDetails | None = None,
     ) -> None:
         super().__init__(message, provider=provider)
         self.decline_code = decline_code
         self.soft = decline_code in SOFT_DECLINES
         self.provider_payment_id = provider_payment_id
+        self.method = method  # what was declined (brand, last4), when the provider says
 
 
 class PermanentProviderError(ProviderError):

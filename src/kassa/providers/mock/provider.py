@@ -70,6 +70,7 @@ class MockProvider:
                 provider=self.name,
                 decline_code=code or "generic_decline",
                 provider_payment_id=pid,
+                method=scenario.method,
             )
         zero = Money.zero(request.amount.currency)
         return ChargeResult(
