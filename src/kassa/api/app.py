@@ -20,6 +20,7 @@ from kassa.api.state import AppState
 from kassa.core import gctune
 from kassa.core.crypto import derive_key
 from kassa.core.db import create_engine, session_factory
+from kassa.core.logging import configure_logging
 from kassa.core.settings import Settings, get_settings
 from kassa.providers.registry import build_registry
 
@@ -29,8 +30,11 @@ Errors are RFC 7807 problem details with a stable `code` and a `request_id`."""
 
 
 def create_server_app() -> FastAPI:
-    """The app as ``kassa serve`` runs it: a process of its own, so it also tunes the GC."""
-    return create_app(tune_gc=True)
+    """The app as ``kassa serve`` runs it, in a process of its own: with several workers each
+    is a fresh interpreter, so it sets up logging itself (JSON, request ids) and tunes the GC."""
+    settings = get_settings()
+    configure_logging(settings.log_level, settings.effective_log_format)
+    return create_app(settings, tune_gc=True)
 
 
 def create_app(settings: Settings | None = None, *, tune_gc: bool = False) -> FastAPI:
