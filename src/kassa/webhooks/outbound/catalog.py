@@ -16,13 +16,20 @@ RECOVERED = "webhook_endpoint.recovered"
 # Events about an endpoint are not sent to that endpoint (it is the one not answering).
 ABOUT_AN_ENDPOINT = (FAILING, DISABLED, RECOVERED)
 
+# The endpoint as these events carry it (endpoints.to_dict, every field), in each event's state;
+# a test keeps the keys equal to to_dict's.
 _ENDPOINT_EXAMPLE = {
     "id": "we_01JD2Y3Z4A5B6C7D8E9F0GHJKM",
     "object": "webhook_endpoint",
     "url": "https://example.com/webhooks/kassa",
-    "enabled": True,
+    "description": "Order service",
     "enabled_events": ["*"],
-    "failing_since": "2026-01-27T10:00:00Z",
+    "enabled": True,
+    "disabled_reason": None,
+    "livemode": False,
+    "failing_since": "2026-01-26T21:40:12Z",
+    "last_success_at": "2026-01-26T21:39:05Z",
+    "created_at": "2026-01-05T08:00:00Z",
 }
 
 declare_event(
@@ -40,12 +47,18 @@ declare_event(
     DISABLED,
     "An endpoint was disabled: it only failed for 5 days (by default) or answered 410 Gone. "
     "Sent to the account's other endpoints.",
-    {**_ENDPOINT_EXAMPLE, "enabled": False, "disabled_reason": "failing"},
+    {
+        **_ENDPOINT_EXAMPLE,
+        "enabled": False,
+        "disabled_reason": "failing",
+        "failing_since": "2026-01-22T09:58:30Z",
+        "last_success_at": "2026-01-22T09:57:41Z",
+    },
 )
 declare_event(
     RECOVERED,
     "An endpoint that was reported failing accepts deliveries again.",
-    {**_ENDPOINT_EXAMPLE, "failing_since": None},
+    {**_ENDPOINT_EXAMPLE, "failing_since": None, "last_success_at": "2026-01-27T10:00:00Z"},
 )
 
 _PATTERN_RE = re.compile(r"^[a-z0-9_.*]{1,100}$")
