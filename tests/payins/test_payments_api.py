@@ -527,3 +527,26 @@ async def test_live_keys_never_pay_through_the_simulating_mock(
     assert refused.json()["code"] == "provider_test_mode_only"
     assert "PAYMENT_PROVIDER" in refused.json()["detail"]
     assert await _counts(db) == before
+
+
+async def test_an_error_before_anything_was_written_frees_the_key_at_once(
+    client: httpx.AsyncClient, db: Backend, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Only work that exists holds a key: a failure before the intent lets the retry run now."""
+    from kassa.payins import create_payment
+
+    real = create_payment.prepare
+    failures = [RuntimeError("database refused the intent")]
+
+    async def flaky(*args: Any, **kwargs: Any) -> Any:
+        if failures:
+            raise failures.pop()
+        return await real(*args, **kwargs)
+
+    monkeypatch.setattr(create_payment, "prepare", flaky)
+    acme = await merchant(db.sessions)
+    headers = {**acme.auth, "Idempotency-Key": "order-9"}
+    assert (await pay(client, headers)).status_code == 500
+    retry = await pay(client, headers)
+    assert retry.status_code == 201, retry.text
+    assert (await _counts(db))[0] == 1

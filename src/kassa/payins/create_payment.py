@@ -67,6 +67,9 @@ class ResponseStore(Protocol):
 
     def stored(self) -> None: ...
 
+    def intent_committed(self) -> None:
+        """A payment now exists for this request: from here on a retry must resume it."""
+
 
 def authorize_key(payment_id: str) -> str:
     return f"{payment_id}/authorize"
@@ -294,11 +297,15 @@ async def create_and_confirm(
         async with transaction(sessions) as session:
             earlier = await _created_by_request(session, new)
         if earlier is not None:
+            if response_store is not None:
+                response_store.intent_committed()
             return await _resume(sessions, registry, earlier)
     if fastpath.enabled(sessions):
         return await _create_and_confirm_fast(sessions, registry, new, response_store)
     async with transaction(sessions) as session:
         payment = await prepare(session, new=new, registry=registry)
+    if response_store is not None:
+        response_store.intent_committed()
     outcome = await authorize(registry, payment)
     async with transaction(sessions) as session:
         payment, attempts = await record(session, payment_id=payment.id, outcome=outcome)
@@ -319,6 +326,8 @@ async def _create_and_confirm_fast(
         return await prepare(session, new=new, registry=registry)
 
     payment: Payment = await fastpath.run_intent(sessions, build)
+    if response_store is not None:
+        response_store.intent_committed()
     outcome = await authorize(registry, payment)
     before = fastpath.snapshot(payment)
     collector = fastpath.Collector()

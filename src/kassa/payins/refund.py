@@ -7,6 +7,7 @@ refund left ``pending`` with the same key, which the provider answers without pa
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
@@ -172,10 +173,12 @@ async def refund_payment(
     metadata: dict[str, str] | None = None,
     request_key: str | None = None,
     resumes_since: datetime | None = None,
+    on_intent_committed: Callable[[], None] | None = None,
 ) -> dict[str, Any]:
     """Refund, crash-safe like a payment: intent, provider call, result. ``request_key`` is
     the API Idempotency-Key; ``resumes_since`` says an earlier request with it died mid-way,
-    and then the refund it created is resumed (same provider key), never made twice."""
+    and then the refund it created is resumed (same provider key), never made twice.
+    ``on_intent_committed`` is called once a refund exists for the request."""
     if request_key and resumes_since is not None:
         async with transaction(sessions) as session:
             earlier = await session.scalar(
@@ -188,6 +191,8 @@ async def refund_payment(
             payment = await session.get(Payment, earlier.payment_id) if earlier else None
         if earlier is not None:
             assert payment is not None
+            if on_intent_committed is not None:
+                on_intent_committed()
             return await _finish(sessions, registry, earlier, payment)
     async with transaction(sessions) as session:
         refund, payment = await begin(
@@ -200,6 +205,8 @@ async def refund_payment(
             metadata=metadata,
             request_key=request_key,
         )
+    if on_intent_committed is not None:
+        on_intent_committed()
     return await _finish(sessions, registry, refund, payment)
 
 

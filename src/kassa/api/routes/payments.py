@@ -62,9 +62,6 @@ async def _own_transactions_from_here(session: Session) -> None:
     # (SQLite allows one writer, and we hold no locks across provider calls).
     if session.in_transaction():
         await session.commit()
-    claimed = claimed_key()
-    if claimed:
-        claimed.keep()  # an unexpected error must not free the key: a retry resumes instead
 
 
 def _created(view: dict[str, object]) -> JSONResponse:
@@ -87,6 +84,9 @@ class _StoredWithResult:
     def stored(self) -> None:
         self.claimed.stored()
         self.done = True
+
+    def intent_committed(self) -> None:
+        self.claimed.keep()  # an unexpected error must not free the key: a retry resumes
 
 
 @router.post("/payments", status_code=201, summary="Create and confirm a payment")
@@ -240,6 +240,7 @@ async def refund_payment(
         metadata=(body.metadata if body else None) or {},
         request_key=claimed.key if claimed else None,
         resumes_since=claimed.resumes_since if claimed else None,
+        on_intent_committed=claimed.keep if claimed else None,
     )
 
 
