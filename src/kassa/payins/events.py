@@ -1,29 +1,143 @@
-"""The pay-in event types, declared in the catalog with examples."""
+"""The pay-in event types, declared in the catalog with examples.
+
+Each example is what that event really carries: the object rendered by the API's own views
+(``payment_json``, ``refund_json``) in the state the event announces, so the catalog (and
+docs/webhooks.md generated from it) shows every field with values that fit that state.
+"""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 from kassa.jobs.catalog import declare_event
+from kassa.payins.models import Payment, PaymentAttempt, Refund
+from kassa.payins.views import payment_json, refund_json
 
-_PAYMENT: dict[str, Any] = {
-    "id": "pay_01JD2X8Q0Y3V7K2M4N6P8R0T2W",
-    "object": "payment",
-    "status": "succeeded",
-    "amount": {"value": "100.00", "currency": "USD"},
-    "amount_captured": {"value": "100.00", "currency": "USD"},
-    "amount_refunded": {"value": "0.00", "currency": "USD"},
-    "provider": "mock",
-    "provider_payment_id": "mockpi_5f0c7e1d2a3b4c5d6e7f8a9b",
-    "livemode": False,
+_PAY = "pay_01JD2X8Q0Y3V7K2M4N6P8R0T2W"
+_CREATED = datetime(2026, 1, 27, 9, 59, 58, tzinfo=UTC)
+_NOW = datetime(2026, 1, 27, 10, 0, 0, tzinfo=UTC)
+_CARD = {"brand": "visa", "last4": "4242", "exp_month": 12, "exp_year": 2030}
+
+
+def _payment(status: str, **changes: Any) -> Payment:
+    """A 100.00 USD card payment through the mock provider, as created, then ``changes``."""
+    values: dict[str, Any] = {
+        "id": _PAY,
+        "livemode": False,
+        "status": status,
+        "currency": "USD",
+        "amount": 10000,
+        "amount_capturable": 0,
+        "amount_captured": 0,
+        "amount_refunded": 0,
+        "capture": True,
+        "customer_id": "cus_01JD2X7M4N5P6Q7R8S9T0V1W2X",
+        "payment_method_id": "pm_01JD2X7Q3R4S5T6V7W8X9Y0Z1A",
+        "method_type": "card",
+        "method_details": _CARD,
+        "description": "Order #1042",
+        "metadata_": {"order_id": "1042"},
+        "provider": "mock",
+        "provider_payment_id": None,
+        "failure_code": None,
+        "failure_message": None,
+        "decline_code": None,
+        "canceled_at": None,
+        "created_at": _CREATED,
+        "updated_at": _CREATED,
+    }
+    values.update(changes)
+    return Payment(**values)
+
+
+def _attempt(operation: str, outcome: str, **changes: Any) -> PaymentAttempt:
+    values: dict[str, Any] = {
+        "operation": operation,
+        "provider": "mock",
+        "idempotency_key": f"{_PAY}/{operation}",
+        "outcome": outcome,
+        "error_code": None,
+        "error_message": None,
+        "elapsed_ms": 84,
+        "created_at": _NOW,
+    }
+    values.update(changes)
+    return PaymentAttempt(**values)
+
+
+_AUTHORIZED = _attempt("authorize", "succeeded")
+_PROVIDER_ID = {"provider_payment_id": "mockpi_5f0c7e1d2a3b4c5d6e7f8a9b", "updated_at": _NOW}
+_DECLINED = "The card was declined (insufficient_funds)."
+
+# The payment as each event shows it; payment.refunded also fires for a full refund
+# (status refunded, amount_refunded = amount_captured).
+PAYMENT_EXAMPLES: dict[str, dict[str, Any]] = {
+    "payment.created": payment_json(_payment("pending")),
+    "payment.processing": payment_json(_payment("processing")),
+    "payment.requires_capture": payment_json(
+        _payment("requires_capture", capture=False, amount_capturable=10000, **_PROVIDER_ID),
+        [_AUTHORIZED],
+    ),
+    "payment.succeeded": payment_json(
+        _payment("succeeded", amount_captured=10000, **_PROVIDER_ID), [_AUTHORIZED]
+    ),
+    "payment.failed": payment_json(
+        _payment(
+            "failed",
+            failure_code="card_declined",
+            failure_message=_DECLINED,
+            decline_code="insufficient_funds",
+            **_PROVIDER_ID,
+        ),
+        [
+            _attempt(
+                "authorize",
+                "declined",
+                error_code="insufficient_funds",
+                error_message=_DECLINED,
+            )
+        ],
+    ),
+    "payment.canceled": payment_json(
+        _payment("canceled", capture=False, canceled_at=_NOW, **_PROVIDER_ID),
+        [_attempt("cancel", "canceled")],
+    ),
+    "payment.refunded": payment_json(
+        _payment("partially_refunded", amount_captured=10000, amount_refunded=2500, **_PROVIDER_ID)
+    ),
 }
-_REFUND: dict[str, Any] = {
-    "id": "re_01JD2X9A1B2C3D4E5F6G7H8J9K",
-    "object": "refund",
-    "payment_id": _PAYMENT["id"],
-    "status": "succeeded",
-    "amount": {"value": "25.00", "currency": "USD"},
-    "livemode": False,
+
+
+def _refund(status: str, **changes: Any) -> dict[str, Any]:
+    values: dict[str, Any] = {
+        "id": "re_01JD2X9A1B2C3D4E5F6G7H8J9K",
+        "livemode": False,
+        "payment_id": _PAY,
+        "status": status,
+        "currency": "USD",
+        "amount": 2500,
+        "reason": "requested_by_customer",
+        "metadata_": {},
+        "provider": "mock",
+        "provider_refund_id": None,
+        "failure_code": None,
+        "failure_message": None,
+        "created_at": _NOW,
+        "updated_at": _NOW,
+    }
+    values.update(changes)
+    return refund_json(Refund(**values))
+
+
+REFUND_EXAMPLES: dict[str, dict[str, Any]] = {
+    "refund.created": _refund("pending"),
+    "refund.succeeded": _refund("succeeded", provider_refund_id="mockre_9a8b7c6d5e4f3a2b1c0d9e8f"),
+    "refund.failed": _refund(
+        "failed",
+        failure_code="charge_already_refunded",
+        failure_message="The charge has already been refunded.",
+    ),
 }
 
 PAYMENT_EVENTS = {
@@ -33,7 +147,8 @@ PAYMENT_EVENTS = {
     "payment.succeeded": "The payment was captured.",
     "payment.failed": "The payment failed (declined or refused); see failure_code.",
     "payment.canceled": "The payment was canceled; any authorization was released.",
-    "payment.refunded": "Part or all of the payment was refunded (see amount_refunded).",
+    "payment.refunded": "Part or all of the payment was refunded (status partially_refunded or "
+    "refunded; see amount_refunded).",
 }
 REFUND_EVENTS = {
     "refund.created": "A refund was requested.",
@@ -44,14 +159,9 @@ REFUND_EVENTS = {
 
 def declare() -> None:
     for name, description in PAYMENT_EVENTS.items():
-        status = name.split(".", 1)[1]
-        example = {**_PAYMENT, "status": "pending" if status == "created" else status}
-        declare_event(name, description, example)
+        declare_event(name, description, PAYMENT_EXAMPLES[name])
     for name, description in REFUND_EVENTS.items():
-        status = name.split(".", 1)[1]
-        declare_event(
-            name, description, {**_REFUND, "status": "pending" if status == "created" else status}
-        )
+        declare_event(name, description, REFUND_EXAMPLES[name])
 
 
 declare()
