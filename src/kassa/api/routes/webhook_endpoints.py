@@ -62,7 +62,10 @@ class EndpointOut(BaseModel):
     disabled_reason: str | None
     livemode: bool
     failing_since: datetime | None
-    last_success_at: datetime | None
+    last_success_at: datetime | None = Field(
+        description="When a delivery last succeeded, to within a minute (stamped at most once a "
+        "minute per endpoint); each delivery's delivered_at is exact."
+    )
     created_at: datetime
     secret: str | None = Field(
         None, description="The signing secret; present only when created or rotated."
