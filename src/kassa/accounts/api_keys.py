@@ -116,8 +116,8 @@ def _check_usable(found: bool, revoked_at: datetime | None) -> None:
 
 async def authenticate_api_key(session: AsyncSession, secret: str) -> Principal:
     _check_format(secret)
-    engine = session.bind
-    if isinstance(engine, AsyncEngine) and rawsql.supported(engine):
+    engine = rawsql.driver_engine(session.bind)
+    if engine is not None:
         # Every request does this: one autocommit statement, no session transaction.
         return await _authenticate_raw(engine, sha256_hex(secret))
     key = await session.scalar(select(ApiKey).where(ApiKey.key_hash == sha256_hex(secret)))

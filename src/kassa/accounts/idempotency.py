@@ -28,7 +28,7 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
 from kassa.core import clock, rawsql
@@ -107,7 +107,7 @@ async def claim(
     caller commits right away so other processes see the claim.
     """
     for attempt in range(_CLAIM_ATTEMPTS):
-        if attempt and _on_driver(session) and session.in_transaction():
+        if attempt and rawsql.driver_engine(session.bind) and session.in_transaction():
             # The last round read the row in the session: give its connection back before
             # the driver path draws one (a pool without overflow would wait on itself).
             await session.rollback()
@@ -170,16 +170,11 @@ def _claim_insert() -> ClauseElement:
     )
 
 
-def _on_driver(session: AsyncSession) -> bool:
-    engine = session.bind
-    return isinstance(engine, AsyncEngine) and rawsql.supported(engine)
-
-
 async def _insert_claim(session: AsyncSession, values: dict[str, Any]) -> str | None:
     """INSERT the claim unless the key exists; the lock id if ours. On PostgreSQL it is one
     autocommit statement (every keyed POST does this), elsewhere part of the session."""
-    engine = session.bind
-    if isinstance(engine, AsyncEngine) and _on_driver(session):
+    engine = rawsql.driver_engine(session.bind)
+    if engine is not None:
         raw = rawsql.compile_once("idempotency.claim", _claim_insert, engine.dialect)
         inserted: str | None = await rawsql.fetchval(engine, raw, values)
         return inserted

@@ -151,6 +151,7 @@ class _Answer(Exception):
 
 
 _BODY_FIELD = "idempotency_key"
+_BODY_FIELD_JSON = f'"{_BODY_FIELD}"'.encode()  # a cheap test before parsing the body
 
 
 async def _requested_key(request: Request) -> tuple[str | None, bool]:
@@ -160,7 +161,7 @@ async def _requested_key(request: Request) -> tuple[str | None, bool]:
     header = request.headers.get(HEADER)
     body = await request.body()
     in_body: object = None
-    if f'"{_BODY_FIELD}"'.encode() in body:
+    if _BODY_FIELD_JSON in body:
         try:
             parsed = json.loads(body)
         except ValueError:

@@ -65,21 +65,22 @@ class BytesBox:
     nonce + ciphertext; tokens without the prefix are read as Fernet, the format used before."""
 
     _PREFIX = b"g1"
+    _NONCE = 12  # bytes: AES-GCM's standard nonce
 
     def __init__(self, secret_key: bytes, purpose: str) -> None:
         self._aead = AESGCM(derive_key(secret_key, f"{purpose}.aes-gcm"))
         self._fernet = Fernet(base64.urlsafe_b64encode(derive_key(secret_key, purpose)))
 
     def encrypt(self, plaintext: bytes) -> bytes:
-        nonce = os.urandom(12)
+        nonce = os.urandom(self._NONCE)
         return self._PREFIX + nonce + self._aead.encrypt(nonce, plaintext, None)
 
     def decrypt(self, token: bytes) -> bytes:
         """Raises ConfigurationError when the token was made with another KASSA_SECRET_KEY."""
         try:
             if token.startswith(self._PREFIX):
-                nonce, sealed = token[2:14], token[14:]
-                return self._aead.decrypt(nonce, sealed, None)
+                body = token[len(self._PREFIX) :]
+                return self._aead.decrypt(body[: self._NONCE], body[self._NONCE :], None)
             return self._fernet.decrypt(token)
         except (InvalidTag, InvalidToken) as exc:
             raise ConfigurationError(

@@ -74,6 +74,12 @@ def supported(engine: AsyncEngine) -> bool:
     return engine.dialect.name == "postgresql" and engine.dialect.driver == "asyncpg"
 
 
+def driver_engine(bind: object) -> AsyncEngine | None:
+    """The engine to run driver statements on, if ``bind`` (a session's or sessionmaker's
+    bind) is one this module supports; None means: use the session."""
+    return bind if isinstance(bind, AsyncEngine) and supported(bind) else None
+
+
 # What says the connection itself is gone (server restart, failover, network): such a
 # connection must leave the pool, or every request that draws it fails the same way.
 _DISCONNECTS: tuple[type[BaseException], ...] = (

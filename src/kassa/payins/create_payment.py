@@ -17,7 +17,6 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol
 
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from kassa.core import clock
@@ -29,7 +28,7 @@ from kassa.payins import fastpath, lifecycle
 from kassa.payins.errors import PaymentDeclined, ProviderUnavailable
 from kassa.payins.gateway import Outcome, call_with_failover
 from kassa.payins.models import Customer, Payment, PaymentAttempt, PaymentMethod
-from kassa.payins.repository import attempts_for, get_owned, lock_payment
+from kassa.payins.repository import attempts_for, created_by_request, get_owned, lock_payment
 from kassa.payins.state import FAILED, PENDING, PROCESSING, REQUIRES_CAPTURE, SUCCEEDED
 from kassa.payins.views import payment_json
 from kassa.providers.base import (
@@ -229,13 +228,10 @@ def apply_failure(
     lifecycle.transition(session, payment, FAILED, attempts=attempts)
 
 
-async def record(
-    session: AsyncSession, *, payment_id: str, outcome: Outcome[ChargeResult]
-) -> tuple[Payment, list[PaymentAttempt]]:
-    """Store the attempts and the provider's answer. A payment that something else settled
-    meanwhile (reconciliation) only gets the attempts."""
-    payment = await lock_payment(session, payment_id)
-    attempts = lifecycle.add_attempts(
+def _authorize_attempts(
+    session: AsyncSession, payment: Payment, outcome: Outcome[ChargeResult]
+) -> list[PaymentAttempt]:
+    return lifecycle.add_attempts(
         session,
         payment,
         operation="authorize",
@@ -243,6 +239,15 @@ async def record(
         records=outcome.records,
         success="succeeded",
     )
+
+
+async def record(
+    session: AsyncSession, *, payment_id: str, outcome: Outcome[ChargeResult]
+) -> tuple[Payment, list[PaymentAttempt]]:
+    """Store the attempts and the provider's answer. A payment that something else settled
+    meanwhile (reconciliation) only gets the attempts."""
+    payment = await lock_payment(session, payment_id)
+    attempts = _authorize_attempts(session, payment, outcome)
     if payment.status != PROCESSING or payment.pending_operation != "authorize":
         return payment, attempts
     apply_outcome(session, payment, outcome, attempts)
@@ -295,7 +300,13 @@ async def create_and_confirm(
     it, or raises PaymentDeclined / InvalidRequest / ProviderUnavailable after recording."""
     if new.request_key and new.resumes_since is not None:
         async with transaction(sessions) as session:
-            earlier = await _created_by_request(session, new)
+            earlier = await created_by_request(
+                session,
+                Payment,
+                account_id=new.account_id,
+                request_key=new.request_key,
+                since=new.resumes_since,
+            )
         if earlier is not None:
             if response_store is not None:
                 response_store.intent_committed()
@@ -332,15 +343,8 @@ async def _create_and_confirm_fast(
     before = fastpath.snapshot(payment)
     collector = fastpath.Collector()
     session = collector.as_session()
-    attempts = lifecycle.add_attempts(
-        session,
-        payment,
-        operation="authorize",
-        idempotency_key=payment.idempotency_key,
-        records=outcome.records,
-        success="succeeded",
-    )
-    collector.added.clear()
+    attempts = _authorize_attempts(session, payment, outcome)
+    collector.added.clear()  # attempts are written whatever the compare-and-set says
     apply_outcome(session, payment, outcome, attempts)
     view = payment_json(payment, attempts)
     # A failure answers with an error the API renders later: it stores that itself.
@@ -361,17 +365,6 @@ async def _create_and_confirm_fast(
         response_store.stored()
     raise_for_failure(payment, view)
     return view
-
-
-async def _created_by_request(session: AsyncSession, new: NewPayment) -> Payment | None:
-    assert new.resumes_since is not None
-    return await session.scalar(
-        select(Payment).where(
-            Payment.account_id == new.account_id,
-            Payment.request_key == new.request_key,
-            Payment.created_at >= new.resumes_since,
-        )
-    )
 
 
 async def _resume(

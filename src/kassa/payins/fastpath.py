@@ -66,19 +66,13 @@ class Collector:
         return cast(AsyncSession, self)
 
 
-def _engine(sessions: async_sessionmaker[AsyncSession]) -> AsyncEngine | None:
-    bind = sessions.kw.get("bind")
-    return bind if isinstance(bind, AsyncEngine) else None
-
-
 def enabled(sessions: async_sessionmaker[AsyncSession]) -> bool:
-    engine = _engine(sessions)
-    return engine is not None and rawsql.supported(engine)
+    return rawsql.driver_engine(sessions.kw.get("bind")) is not None
 
 
 def engine_of(sessions: async_sessionmaker[AsyncSession]) -> AsyncEngine:
-    engine = _engine(sessions)
-    assert engine is not None
+    engine = rawsql.driver_engine(sessions.kw.get("bind"))
+    assert engine is not None, "the fast path runs on PostgreSQL only"
     return engine
 
 

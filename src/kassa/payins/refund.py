@@ -11,7 +11,6 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from kassa.core import clock
@@ -22,7 +21,7 @@ from kassa.core.money import Money
 from kassa.payins import lifecycle
 from kassa.payins.gateway import Outcome, call_one
 from kassa.payins.models import Payment, Refund
-from kassa.payins.repository import get_owned, lock_payment
+from kassa.payins.repository import created_by_request, get_owned, lock_payment
 from kassa.payins.state import PARTIALLY_REFUNDED, REFUNDABLE, REFUNDED
 from kassa.payins.views import refund_json
 from kassa.providers.base import RefundRequest, RefundResult
@@ -181,12 +180,12 @@ async def refund_payment(
     ``on_intent_committed`` is called once a refund exists for the request."""
     if request_key and resumes_since is not None:
         async with transaction(sessions) as session:
-            earlier = await session.scalar(
-                select(Refund).where(
-                    Refund.account_id == account_id,
-                    Refund.request_key == request_key,
-                    Refund.created_at >= resumes_since,
-                )
+            earlier = await created_by_request(
+                session,
+                Refund,
+                account_id=account_id,
+                request_key=request_key,
+                since=resumes_since,
             )
             payment = await session.get(Payment, earlier.payment_id) if earlier else None
         if earlier is not None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Any, TypeVar
 
 from sqlalchemy import select
@@ -39,6 +40,22 @@ async def get_owned(
     if row is None:
         raise NotFound(f"No such {_NAMES[model]}: {object_id!r}.", param=param)
     return row
+
+
+R = TypeVar("R", Payment, Refund)
+
+
+async def created_by_request(
+    session: AsyncSession, model: type[R], *, account_id: str, request_key: str, since: datetime
+) -> R | None:
+    """What an earlier request with this Idempotency-Key created (it died before answering)."""
+    return await session.scalar(
+        select(model).where(
+            model.account_id == account_id,
+            model.request_key == request_key,
+            model.created_at >= since,
+        )
+    )
 
 
 async def lock_payment(session: AsyncSession, payment_id: str) -> Payment:

@@ -118,16 +118,23 @@ async def catch_up(
         ).all()
     )
     if ids:
-        await session.execute(
-            update(WebhookDelivery)
-            .where(WebhookDelivery.id.in_(ids))
-            .values(status=PENDING, next_attempt_at=now, updated_at=now)
-            .execution_options(synchronize_session=False)
-        )
-        for delivery_id in ids:
-            queue_attempt(session, delivery_id, trigger=MANUAL, n=0, fail_on_error=True)
+        await resend_failed(session, ids, now=now)
         log.info("catching up an endpoint", extra={"endpoint_id": endpoint_id, "count": len(ids)})
     return len(ids)
+
+
+async def resend_failed(session: AsyncSession, ids: list[str], *, now: datetime) -> None:
+    """Failed deliveries pending again, each with one manual attempt queued now."""
+    if not ids:
+        return
+    await session.execute(
+        update(WebhookDelivery)
+        .where(WebhookDelivery.id.in_(ids))
+        .values(status=PENDING, next_attempt_at=now, updated_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    for delivery_id in ids:
+        queue_attempt(session, delivery_id, trigger=MANUAL, n=0, fail_on_error=True)
 
 
 def attempt_row(

@@ -7,14 +7,14 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from kassa.core import audit, clock
 from kassa.core.errors import Conflict, InvalidRequest
 from kassa.jobs import emit
 from kassa.webhooks.outbound.catalog import PING
-from kassa.webhooks.outbound.delivery import MANUAL, new_delivery, queue_attempt
+from kassa.webhooks.outbound.delivery import MANUAL, new_delivery, queue_attempt, resend_failed
 from kassa.webhooks.outbound.endpoints import get_endpoint
 from kassa.webhooks.outbound.event_log import get_event
 from kassa.webhooks.outbound.models import FAILED, PENDING, WebhookDelivery, WebhookEndpoint
@@ -95,15 +95,7 @@ async def recover_failed(
     if until is not None:
         query = query.where(WebhookDelivery.created_at < until)
     ids = list((await session.scalars(query.order_by(WebhookDelivery.created_at))).all())
-    if ids:
-        await session.execute(
-            update(WebhookDelivery)
-            .where(WebhookDelivery.id.in_(ids))
-            .values(status=PENDING, next_attempt_at=now, updated_at=now)
-            .execution_options(synchronize_session=False)
-        )
-    for delivery_id in ids:
-        queue_attempt(session, delivery_id, trigger=MANUAL, n=0, fail_on_error=True)
+    await resend_failed(session, ids, now=now)
     audit.record(
         session,
         action="webhook_endpoint.recover",
