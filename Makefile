@@ -5,6 +5,7 @@ TOOLS := .tools
 UV := $(TOOLS)/bin/uv
 VENV := .venv
 BIN := $(VENV)/bin
+NODE_TOOLS := node_modules/.installed
 
 .PHONY: run test lint typecheck format bench clean help
 
@@ -21,26 +22,35 @@ $(VENV)/.synced: pyproject.toml uv.lock | $(UV)
 	UV_PYTHON=$(PYTHON) $(UV) sync --locked --quiet
 	@touch $@
 
+# anvil and solc for the chain tests, pinned in package.json / package-lock.json. Node.js is
+# the one thing the system must provide; without it those tests are skipped (they fail in CI).
+$(NODE_TOOLS): package.json package-lock.json
+	@if command -v npm >/dev/null 2>&1; then \
+		npm ci --no-audit --no-fund --loglevel=error && touch $@; \
+	else \
+		echo "Node.js not found: the chain tests need it (Debian: sudo apt-get install nodejs npm)"; \
+	fi
+
 run: $(VENV)/.synced
 	$(BIN)/kassa run
 
 lint: $(VENV)/.synced
-	$(BIN)/ruff check src tests bench
-	$(BIN)/ruff format --check src tests bench
+	$(BIN)/ruff check src tests bench scripts
+	$(BIN)/ruff format --check src tests bench scripts
 	$(BIN)/lint-imports
 
 typecheck: $(VENV)/.synced
 	$(BIN)/mypy
 
-test: lint typecheck
+test: lint typecheck $(NODE_TOOLS)
 	$(BIN)/pytest
 
 format: $(VENV)/.synced
-	$(BIN)/ruff check --fix src tests bench
-	$(BIN)/ruff format src tests bench
+	$(BIN)/ruff check --fix src tests bench scripts
+	$(BIN)/ruff format src tests bench scripts
 
 bench: $(VENV)/.synced
 	$(BIN)/python bench/jobs.py
 
 clean:
-	rm -rf $(VENV) $(TOOLS) .mypy_cache .ruff_cache .pytest_cache
+	rm -rf $(VENV) $(TOOLS) node_modules .mypy_cache .ruff_cache .pytest_cache

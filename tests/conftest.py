@@ -24,6 +24,7 @@ from kassa.core import migrate
 from kassa.core.db import create_engine, session_factory, transaction
 from kassa.core.settings import Settings
 from kassa.schema import metadata
+from tests.openapi_conformance import api_transport
 
 PG_ADMIN_URL = os.environ.get(
     "KASSA_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
@@ -136,7 +137,7 @@ async def client(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
     from kassa.api.app import create_app
 
     app = create_app(settings)
-    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+    transport = api_transport(app)
     async with (
         app.router.lifespan_context(app),
         httpx.AsyncClient(transport=transport, base_url="http://kassa.test") as c,

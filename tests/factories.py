@@ -8,6 +8,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from kassa.accounts.accounts import create_account
 from kassa.accounts.api_keys import create_api_key
+from kassa.accounts.models import SCOPES
 from kassa.core.db import transaction
 
 
@@ -25,7 +26,7 @@ class Merchant:
 async def merchant(
     sessions: async_sessionmaker[AsyncSession],
     name: str = "Acme",
-    scopes: tuple[str, ...] = ("read", "write", "refund"),
+    scopes: tuple[str, ...] = SCOPES,  # the owner's key: every scope, managing keys too
     livemode: bool = False,
 ) -> Merchant:
     async with transaction(sessions) as session:

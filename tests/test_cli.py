@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
+import json
+import os
+import stat
 from pathlib import Path
+
+import pytest
+from sqlalchemy.engine import make_url
 
 from tests.conftest import Backend
 from tests.helpers import kassa_env, run_kassa
@@ -105,3 +111,54 @@ def test_invalid_settings_are_reported_without_a_trace(tmp_path: Path) -> None:
     assert result.returncode == 2
     assert "KASSA_PORT" in result.stderr or "port" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_demo_prints_the_credentials_in_private_files_and_claims_nothing_runs(
+    tmp_path: Path,
+) -> None:
+    var = tmp_path / "var"
+    previous = os.umask(0o022)  # the usual default: files 0644 and folders 0755 without care
+    try:
+        first = run_kassa("demo", env=kassa_env(KASSA_VAR_DIR=str(var)))
+    finally:
+        os.umask(previous)
+    assert first.returncode == 0, first.stderr
+    assert "sk_test_" in first.stdout and "admin@kassa.local" in first.stdout
+    assert "is running" not in first.stdout and "Ctrl-C" not in first.stdout
+    assert "kassa run" in first.stdout  # what to start to use them
+    assert stat.S_IMODE(var.stat().st_mode) == 0o700
+    modes = {p.name: stat.S_IMODE(p.stat().st_mode) for p in var.iterdir()}
+    assert {"kassa.db", "demo.json"} <= set(modes)
+    assert modes == dict.fromkeys(modes, 0o600)
+    again = run_kassa("demo", env=kassa_env(KASSA_VAR_DIR=str(var)))
+    key = next(w for w in first.stdout.split() if w.startswith("sk_test_"))
+    assert key in again.stdout
+
+
+async def test_listings_print_json_arrays_with_json(db: Backend, tmp_path: Path) -> None:
+    env = _env(db, tmp_path)
+    assert json.loads(run_kassa("jobs", "dead", "--json", env=env).stdout) == []
+    assert run_kassa("jobs", "dead", env=env).stdout == "No dead jobs.\n"
+    account = run_kassa("account-create", "--name", "Acme", env=env).stdout.strip()
+    listed = run_kassa("apikey", "list", "--account", account, "--json", env=env)
+    assert json.loads(listed.stdout) == []
+    catalog = json.loads(run_kassa("webhooks", "catalog", "--json", env=env).stdout)
+    assert any(e["name"] == "webhook_endpoint.ping" and e["description"] for e in catalog)
+
+
+async def test_a_database_that_refuses_is_one_line_without_its_password(
+    db: Backend, tmp_path: Path
+) -> None:
+    if db.name != "postgresql":
+        pytest.skip("a missing database and a password are PostgreSQL's")
+    missing = make_url(db.url).set(database="kassa_no_such_database", password="hunter2secret")
+    env = kassa_env(
+        KASSA_DATABASE_URL=missing.render_as_string(hide_password=False),
+        KASSA_VAR_DIR=str(tmp_path),
+    )
+    result = run_kassa("apikey", "list", "--account", "acct_x", env=env)
+    assert result.returncode == 1
+    assert result.stderr.strip().splitlines() == [
+        'error: the database refused: InvalidCatalogNameError: database "kassa_no_such_database"'
+        " does not exist"
+    ]

@@ -1,8 +1,8 @@
 """Development bootstrap: a demo account, an admin user and a test API key, kept under var/.
 
-Only `kassa run` in development mode calls this. The credentials are written to
-``var/demo.json`` (mode 0600) so every later start can print them again; a production start
-never creates or prints them.
+`kassa run` (in development) and `kassa demo` call this. The credentials are written to
+``var/demo.json`` (mode 0600, in a 0700 folder) so every later start can print them again; a
+production start never creates or prints them.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from kassa.accounts.models import Account
 from kassa.accounts.users import create_user
 from kassa.core.crypto import random_token
 from kassa.core.db import transaction
+from kassa.core.private_files import write_private
 
 DEMO_ADMIN_EMAIL = "admin@kassa.local"
 
@@ -52,7 +53,5 @@ async def ensure_demo(sessions: async_sessionmaker[AsyncSession], var_dir: Path)
             session, email=DEMO_ADMIN_EMAIL, password=password, role="admin", account_id=account.id
         )
     creds = DemoCredentials(account.id, issued.secret, DEMO_ADMIN_EMAIL, password)
-    var_dir.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(asdict(creds), indent=2))
-    path.chmod(0o600)
+    write_private(path, json.dumps(asdict(creds), indent=2))
     return creds

@@ -11,6 +11,7 @@ from kassa.accounts.users import create_user
 from kassa.core import clock
 from kassa.core.db import transaction
 from kassa.core.errors import Conflict, InvalidRequest
+from kassa.payouts.access import create_affiliate_user
 from tests.conftest import Backend
 from tests.factories import merchant
 
@@ -59,7 +60,19 @@ async def test_wrong_password_and_unknown_user_look_the_same(
 async def test_roles_gate_operator_endpoints(client: httpx.AsyncClient, db: Backend) -> None:
     acme = await merchant(db.sessions)
     await _user(db, "admin", None, "root@kassa.test")
-    await _user(db, "affiliate", acme.account_id, "aff@acme.test")
+    ada = await client.post(
+        "/v1/affiliates",
+        headers=acme.auth,
+        json={"code": "ada", "name": "Ada", "email": "ada@example.test"},
+    )
+    async with transaction(db.sessions) as session:
+        await create_affiliate_user(
+            session,
+            email="aff@acme.test",
+            password="correct horse battery",
+            account_id=acme.account_id,
+            affiliate_id=ada.json()["id"],
+        )
 
     async def token(email: str) -> dict[str, str]:
         r = await client.post(
@@ -72,9 +85,11 @@ async def test_roles_gate_operator_endpoints(client: httpx.AsyncClient, db: Back
     assert denied.status_code == 403
     assert denied.json()["code"] == "insufficient_role"
     assert (await client.get("/v1/jobs", headers=acme.auth)).status_code == 403
-    # an affiliate reads but cannot write
+    # an affiliate holds no scope: only its own payout records (tests/payouts/test_access.py)
     write = await client.post("/v1/api_keys", headers=await token("aff@acme.test"), json={})
     assert write.status_code == 403
+    read = await client.get("/v1/payments", headers=await token("aff@acme.test"))
+    assert read.status_code == 403 and read.json()["code"] == "insufficient_scope"
 
 
 async def test_user_rules(db: Backend) -> None:

@@ -7,6 +7,7 @@ import pytest
 
 from tests.conftest import Backend
 from tests.factories import merchant
+from tests.openapi_conformance import api_transport
 
 
 async def test_a_key_sees_its_own_account(client: httpx.AsyncClient, db: Backend) -> None:
@@ -65,16 +66,20 @@ async def test_keys_of_one_account_cannot_touch_another(
 
 async def test_scopes_are_enforced(client: httpx.AsyncClient, db: Backend) -> None:
     reader = await merchant(db.sessions, scopes=("read",))
-    assert (await client.get("/v1/api_keys", headers=reader.auth)).status_code == 200
+    assert (await client.get("/v1/account", headers=reader.auth)).status_code == 200
     response = await client.post("/v1/api_keys", headers=reader.auth, json={"name": "x"})
     assert response.status_code == 403
     assert response.json()["code"] == "insufficient_scope"
+    # listing keys is key management too: it takes the api_keys scope, not read
+    listed = await client.get("/v1/api_keys", headers=reader.auth)
+    assert listed.status_code == 403
+    assert listed.json()["code"] == "insufficient_scope"
 
 
 async def test_created_key_is_shown_once_and_works(client: httpx.AsyncClient, db: Backend) -> None:
     acme = await merchant(db.sessions)
     created = await client.post(
-        "/v1/api_keys", headers=acme.auth, json={"name": "ci", "scopes": ["read"]}
+        "/v1/api_keys", headers=acme.auth, json={"name": "ci", "scopes": ["read", "api_keys"]}
     )
     assert created.status_code == 201
     secret = created.json()["secret"]
@@ -117,7 +122,7 @@ async def test_oversized_bodies_are_refused(db: Backend, tmp_path: object) -> No
 
     app = create_app(db.settings(Path(str(tmp_path)), max_body_bytes=2048))
     acme = await merchant(db.sessions)
-    transport = httpx.ASGITransport(app=app)
+    transport = api_transport(app, raise_app_exceptions=True)
     async with httpx.AsyncClient(transport=transport, base_url="http://t") as c:
         big = '{"name": "' + "x" * 5000 + '"}'
         response = await c.post(
@@ -136,7 +141,9 @@ async def test_rate_limit_answers_429_with_retry_after(db: Backend, tmp_path: ob
     app = create_app(db.settings(Path(str(tmp_path)), rate_limit_per_key=2, rate_limit_burst=1))
     acme = await merchant(db.sessions)
     other = await merchant(db.sessions, "Other")
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as c:
+    async with httpx.AsyncClient(
+        transport=api_transport(app, raise_app_exceptions=True), base_url="http://t"
+    ) as c:
         statuses = [(await c.get("/v1/account", headers=acme.auth)).status_code for _ in range(6)]
         limited = await c.get("/v1/account", headers=acme.auth)
         assert 429 in statuses and limited.status_code == 429

@@ -10,26 +10,27 @@ from pathlib import Path
 
 import httpx
 import pytest
-from fastapi import APIRouter, FastAPI
+from fastapi import APIRouter, FastAPI, Request
 from fastapi.routing import APIRoute
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from kassa.accounts import idempotency as keys
 from kassa.accounts.api_keys import create_api_key
-from kassa.accounts.models import ApiKey
+from kassa.accounts.models import SCOPES, ApiKey
 from kassa.api import routes
 from kassa.api.app import create_app
-from kassa.api.deps import Session, WriteAccess
-from kassa.api.idempotency import IdempotentRoute, fingerprint, make_idempotent
+from kassa.api.deps import Session, WriteAccess, app_state
+from kassa.api.idempotency import IdempotentRoute, claimed_key, fingerprint, make_idempotent
 from kassa.core import audit, clock
 from kassa.core.db import transaction
-from kassa.core.errors import Conflict
+from kassa.core.errors import Conflict, RateLimited, ServiceUnavailable
 from kassa.jobs import JobContext
 from kassa.jobs.registry import JOBS
 from kassa.jobs.scheduler import SCHEDULES
 from tests.conftest import Backend
 from tests.factories import merchant
+from tests.openapi_conformance import api_transport
 
 # A plain router only these tests mount (made idempotent like create_app does with every
 # router): routes that fail in the ways real ones can.
@@ -46,7 +47,36 @@ async def conflict_after_writing(principal: WriteAccess, session: Session) -> di
         object_id="t1",
         account_id=principal.account_id,
     )
-    raise Conflict("That cannot happen now.", code="test_state")
+    raise Conflict("That cannot happen now.", code="payment_not_capturable")
+
+
+async def _commit_a_change(request: Request, action: str) -> None:
+    """What a provider route does first: commit its intent in a transaction of its own."""
+    async with transaction(app_state(request).sessions) as own:
+        audit.record(own, action=action, object_type="test", object_id="t2", account_id=None)
+    claimed = claimed_key()
+    assert claimed is not None
+    claimed.committed()
+
+
+@probe.post("/_test/committed_then_conflict")
+async def conflict_after_committing(principal: WriteAccess, request: Request) -> None:
+    await _commit_a_change(request, "test.committed")
+    raise Conflict("The provider said no.", code="payment_not_cancelable")
+
+
+@probe.post("/_test/committed_then_crash")
+async def crash_after_committing(principal: WriteAccess, request: Request) -> None:
+    await _commit_a_change(request, "test.crashed")
+    raise RuntimeError("connection lost")  # the outcome is unknown
+
+
+@probe.post("/_test/busy/{code}")
+async def busy(code: str, principal: WriteAccess, session: Session) -> None:
+    audit.record(session, action="test.busy", object_type="test", object_id="b", account_id=None)
+    if code == "rate_limited":
+        raise RateLimited(3)
+    raise ServiceUnavailable("A dependency is down.")
 
 
 @probe.post("/_test/flaky", status_code=201)
@@ -83,7 +113,7 @@ async def app(db: Backend, tmp_path: Path) -> AsyncIterator[FastAPI]:
 
 @pytest.fixture
 async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
-    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+    transport = api_transport(app)
     async with httpx.AsyncClient(transport=transport, base_url="http://kassa.test") as c:
         yield c
 
@@ -172,7 +202,7 @@ async def test_auth_and_scope_failures_are_not_stored(
 
 
 async def keys_for(session: AsyncSession, account_id: str) -> str:
-    return (await create_api_key(session, account_id=account_id)).secret
+    return (await create_api_key(session, account_id=account_id, scopes=SCOPES)).secret
 
 
 async def test_keys_belong_to_one_account(client: httpx.AsyncClient, db: Backend) -> None:
@@ -189,30 +219,77 @@ async def test_keys_belong_to_one_account(client: httpx.AsyncClient, db: Backend
     assert await _count(db, ApiKey, globex.account_id) == 2
 
 
-async def test_domain_errors_are_stored_and_replayed(
+async def _writes(db: Backend, action: str) -> int:
+    async with db.sessions() as session:
+        query = select(func.count()).select_from(audit.AuditEntry)
+        return int(await session.scalar(query.where(audit.AuditEntry.action == action)) or 0)
+
+
+async def test_domain_errors_that_changed_nothing_leave_the_key_free(
     client: httpx.AsyncClient, db: Backend
 ) -> None:
+    """A refusal raised in the request's transaction rolls it back: nothing changed, so
+    nothing is remembered, and the same key runs the (corrected) request again."""
     acme = await merchant(db.sessions)
     headers = {**acme.auth, "Idempotency-Key": "k1"}
     first = await client.post("/v1/_test/conflict", headers=headers)
-    assert first.status_code == 409 and first.json()["code"] == "test_state"
+    assert first.status_code == 409 and first.json()["code"] == "payment_not_capturable"
     again = await client.post("/v1/_test/conflict", headers=headers)
+    assert again.status_code == 409 and "idempotent-replayed" not in again.headers
+    assert await _writes(db, "test.write") == 0  # the route's own write was rolled back
+    missing = {**acme.auth, "Idempotency-Key": "k2"}
+    not_found = await client.post("/v1/api_keys/key_nope/revoke", headers=missing)
+    assert not_found.status_code == 404
+    other = await client.post("/v1/api_keys", headers=missing, json={"name": "fixed"})
+    assert other.status_code == 201 and "idempotent-replayed" not in other.headers
+    async with db.sessions() as session:
+        left = (await session.scalars(select(keys.IdempotencyKey.path))).all()
+    assert left == ["/v1/api_keys"]
+
+
+@pytest.mark.parametrize("code", ["rate_limited", "service_unavailable"])
+async def test_a_retriable_refusal_that_changed_nothing_leaves_the_key_free(
+    client: httpx.AsyncClient, db: Backend, code: str
+) -> None:
+    acme = await merchant(db.sessions)
+    headers = {**acme.auth, "Idempotency-Key": "k1"}
+    first = await client.post(f"/v1/_test/busy/{code}", headers=headers)
+    assert first.json()["code"] == code and first.status_code in (429, 503)
+    assert (await client.post("/v1/api_keys", headers=headers, json={})).status_code == 201
+    assert await _writes(db, "test.busy") == 0
+
+
+async def test_an_error_after_a_committed_change_is_remembered(
+    client: httpx.AsyncClient, db: Backend
+) -> None:
+    """A provider route that committed its intent changed something: however it ends, a
+    retry with the key gets that ending, and the change is not made twice."""
+    acme = await merchant(db.sessions)
+    headers = {**acme.auth, "Idempotency-Key": "k1"}
+    first = await client.post("/v1/_test/committed_then_conflict", headers=headers)
+    assert first.status_code == 409 and first.json()["code"] == "payment_not_cancelable"
+    again = await client.post("/v1/_test/committed_then_conflict", headers=headers)
     assert again.status_code == 409
     assert again.headers["idempotent-replayed"] == "true"
     assert again.content == first.content
     assert again.headers["content-type"] == "application/problem+json"
-    async with db.sessions() as session:  # the route's own write was rolled back
-        writes = await session.scalar(
-            select(func.count())
-            .select_from(audit.AuditEntry)
-            .where(audit.AuditEntry.action == "test.write")
-        )
-    assert writes == 0
-    missing = {**acme.auth, "Idempotency-Key": "k2"}
-    not_found = await client.post("/v1/api_keys/key_nope/revoke", headers=missing)
-    replayed = await client.post("/v1/api_keys/key_nope/revoke", headers=missing)
-    assert not_found.status_code == replayed.status_code == 404
-    assert replayed.headers["idempotent-replayed"] == "true"
+    other = await client.post("/v1/api_keys", headers=headers, json={})
+    assert other.status_code == 400 and other.json()["code"] == "idempotency_error"
+    assert await _writes(db, "test.committed") == 1
+
+
+async def test_an_unexpected_error_after_a_committed_change_keeps_the_key(
+    client: httpx.AsyncClient, db: Backend
+) -> None:
+    """The outcome is unknown: the key stays claimed (until the lock timeout, when the retry
+    that takes it over is told to resume), never freed for a retry that would redo it."""
+    acme = await merchant(db.sessions)
+    headers = {**acme.auth, "Idempotency-Key": "k1"}
+    crashed = await client.post("/v1/_test/committed_then_crash", headers=headers)
+    assert crashed.status_code == 500
+    retry = await client.post("/v1/_test/committed_then_crash", headers=headers)
+    assert retry.status_code == 409 and retry.json()["code"] == "idempotency_in_flight"
+    assert await _writes(db, "test.crashed") == 1
 
 
 async def test_unexpected_errors_release_the_key(client: httpx.AsyncClient, db: Backend) -> None:
@@ -295,8 +372,9 @@ async def test_a_stale_claim_is_taken_over(client: httpx.AsyncClient, db: Backen
     clock.install(frozen)
     acme = await merchant(db.sessions)
     body = b'{"name":"x"}'
+    scope = f"{acme.account_id}/api_key:{acme.key_id}"  # the key's own claims
     dead = keys.Request(
-        acme.account_id, "k1", fingerprint("POST", "/v1/api_keys", "", body), "POST", "/v1/api_keys"
+        scope, "k1", fingerprint("POST", "/v1/api_keys", "", body), "POST", "/v1/api_keys"
     )
     async with transaction(db.sessions) as session:  # a process claimed it, then died
         claimed = await keys.claim(

@@ -9,6 +9,7 @@ import httpx
 from kassa.core.settings import Settings
 from tests.conftest import Backend
 from tests.factories import merchant
+from tests.openapi_conformance import api_transport
 
 
 async def test_health_reports_database_and_worker(client: httpx.AsyncClient, db: Backend) -> None:
@@ -46,7 +47,7 @@ async def test_database_down_is_a_503_problem_not_a_trace(tmp_path: Path) -> Non
         rate_limit_per_ip=0,
     )
     app = create_app(settings)
-    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+    transport = api_transport(app)
     async with httpx.AsyncClient(transport=transport, base_url="http://t") as c:
         response = await c.get("/v1/account", headers={"Authorization": "Bearer sk_test_x"})
         health = await c.get("/health")
@@ -71,7 +72,7 @@ async def test_a_value_the_database_refuses_is_the_requests_fault_not_an_outage(
         raise DataError("INSERT ...", None, ValueError("value out of range for type bigint"))
 
     app.add_api_route("/refuse", refuse)
-    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+    transport = api_transport(app)
     async with httpx.AsyncClient(transport=transport, base_url="http://t") as c:
         response = await c.get("/refuse")
     assert response.status_code == 400

@@ -73,7 +73,7 @@ def test_kassa_run_prints_a_working_key_and_stops_cleanly(tmp_path: Path) -> Non
         banner = "".join(_wait_for_banner(process, time.monotonic() + 60))
         key = next(w for w in banner.split() if w.startswith("sk_test_"))
         base = f"http://127.0.0.1:{port}"
-        _wait_healthy(f"{base}/health", time.monotonic() + 30)
+        _wait_healthy(f"{base}/health", time.monotonic() + 90)
         status, account = _get(f"{base}/v1/account", key)
         assert status == 200
         assert str(account["id"]).startswith("acct_")
@@ -88,7 +88,7 @@ def test_kassa_run_prints_a_working_key_and_stops_cleanly(tmp_path: Path) -> Non
     try:
         again = "".join(_wait_for_banner(process, time.monotonic() + 60))
         assert key in again
-        _wait_healthy(f"http://127.0.0.1:{port}/health", time.monotonic() + 30)
+        _wait_healthy(f"http://127.0.0.1:{port}/health", time.monotonic() + 90)
         process.send_signal(signal.SIGTERM)
         assert process.wait(timeout=40) == 0
     finally:

@@ -39,10 +39,9 @@ def frozen() -> Iterator[FrozenClock]:
 @pytest.fixture
 def own_subscriptions() -> Iterator[None]:
     """The test sees only its own subscriptions; everyone else's are put back afterwards."""
-    saved = list(events._subscriptions)
-    events._subscriptions.clear()
+    previous = events.install(events.Subscriptions())
     yield
-    events._subscriptions[:] = saved
+    events.install(previous)
 
 
 def make_worker(db: Backend, registry: JobRegistry, **options: Any) -> Worker:

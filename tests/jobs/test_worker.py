@@ -321,3 +321,32 @@ async def test_a_claim_takes_at_most_its_limit(db: Backend, registry: JobRegistr
         second = await store.claim(session, "worker-b", 8, timedelta(minutes=1))
     assert len(first) == len(second) == 8
     assert not {j.id for j in first} & {j.id for j in second}
+
+
+async def test_a_handler_that_committed_a_job_can_have_it_claimed_at_once(
+    db: Backend, registry: JobRegistry
+) -> None:
+    """The chain monitor hands transfers over by a job it commits mid-handler: ``ctx.wake()``
+    has the worker claim that job now, while the handler goes on, not at its next poll."""
+    follow_up_ran, gate = asyncio.Event(), asyncio.Event()
+
+    async def hands_over(ctx: JobContext) -> None:
+        await add_job(db, "test.follow_up")  # committed on its own, as the monitor's scan
+        ctx.wake()
+        await gate.wait()  # still busy (the monitor records node health here)
+
+    async def follow_up(ctx: JobContext) -> None:
+        follow_up_ran.set()
+
+    registry.register("test.hands_over", hands_over)
+    registry.register("test.follow_up", follow_up)
+    await add_job(db, "test.hands_over")
+    worker = make_worker(db, registry, poll_interval=30)  # no poll during the test
+    stop = asyncio.Event()
+    running = asyncio.create_task(worker.run(stop))
+    try:
+        await asyncio.wait_for(follow_up_ran.wait(), 10)
+    finally:
+        gate.set()
+        stop.set()
+        await running

@@ -123,7 +123,7 @@ async def test_a_sigkilled_worker_loses_no_job(probe: Backend, start_worker: Sta
     async def started() -> bool:
         return await _scalar(db, "SELECT count(*) FROM probe_runs WHERE job_id = :j", j=job_id) > 0
 
-    await _until(started, "the first worker to start the job", [first], 15)
+    await _until(started, "the first worker to start the job", [first], 60)
     first.send_signal(signal.SIGKILL)  # mid-job, no chance to clean up
     first.wait()
     second = start_worker()
@@ -151,7 +151,7 @@ async def test_two_workers_never_run_the_same_job(
     db = probe
     _postgres_only(db)
     workers = [start_worker(), start_worker()]
-    await _until(lambda: _workers_up(db, 2), "both workers to start", workers, 15)
+    await _until(lambda: _workers_up(db, 2), "both workers to start", workers, 60)
     n = 500
     async with transaction(db.sessions) as session:
         ids = {enqueue(session, "probe.record", {"sleep": 0.005}).id for _ in range(n)}
@@ -179,7 +179,7 @@ async def test_scheduler_ticks_exactly_once_with_two_workers(
     _postgres_only(db)
     plugins = f"{JOBS_PLUGIN},{SCHEDULE_PLUGIN}"
     workers = [start_worker(plugins), start_worker(plugins)]
-    await _until(lambda: _workers_up(db, 2), "both workers to start", workers, 15)
+    await _until(lambda: _workers_up(db, 2), "both workers to start", workers, 60)
 
     async def ticked() -> bool:
         return await _scalar(db, "SELECT count(*) FROM probe_done") >= 4

@@ -85,7 +85,8 @@ def _check_login(
         auth_data.login.decode(),
         auth_data.password.decode(),
     ) == (USER, PASSWORD)
-    return AuthResult(success=ok)
+    # handled=False: aiosmtpd answers a refused login with 535 (else it says nothing).
+    return AuthResult(success=ok, handled=False)
 
 
 @contextmanager

@@ -2,20 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import httpx
-import pytest
 
-from kassa.providers.mock.provider import _LEDGERS
-
-
-@pytest.fixture(autouse=True)
-def _fresh_mock_ledgers() -> Iterator[None]:
-    for ledger in _LEDGERS.values():
-        ledger.clear()
-    yield
+from kassa.providers.mock import MockLedger, ledger_file
 
 
 async def pay(
@@ -32,3 +24,9 @@ async def pay(
         **extra,
     }
     return await client.post("/v1/payments", json=body, headers=auth)
+
+
+def mock_ledger(var_dir: Path, name: str = "mock") -> MockLedger:
+    """The ledger the install's mock provider ``name`` keeps in ``var_dir`` (what the app's
+    mock, the worker's and the CLI's all read and write), opened as another process would."""
+    return MockLedger(name, ledger_file(var_dir))

@@ -6,14 +6,18 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
 
+from kassa.core import executor
 from kassa.core.audit import AuditEntry
+from kassa.core.changes import ChangeSet
 from kassa.core.db import transaction
 from kassa.core.money import Money
 from kassa.jobs.models import Event
 from kassa.payins import lifecycle
-from kassa.payins.create_payment import NewPayment, prepare
+from kassa.payins.create_payment import NewPayment, describe_intent, intend
 from kassa.payins.models import Payment
+from kassa.payins.repository import get_payment
 from kassa.payins.state import SUCCEEDED
 from kassa.providers.registry import build_registry
 from tests.conftest import Backend
@@ -34,8 +38,7 @@ async def test_intent_events_and_audit_commit_together(db: Backend, tmp_path: Pa
     m = await merchant(db.sessions)
     new = NewPayment(m.account_id, False, Money(500, "USD"), payment_method="pm_card_visa")
     audits = await _count(db, AuditEntry)
-    async with transaction(db.sessions) as session:
-        payment = await prepare(session, new=new, registry=registry)
+    payment = await intend(db.sessions, new=new, registry=registry)
     async with db.sessions() as s:
         stored = await s.get(Payment, payment.id)
         assert stored is not None and stored.status == "processing"
@@ -45,7 +48,7 @@ async def test_intent_events_and_audit_commit_together(db: Backend, tmp_path: Pa
     assert await _count(db, AuditEntry) == audits + 2
 
 
-async def test_nothing_is_written_when_the_transaction_rolls_back(
+async def test_nothing_is_written_when_the_intent_is_not_committed(
     db: Backend, tmp_path: Path
 ) -> None:
     registry = build_registry(db.settings(tmp_path))
@@ -53,9 +56,17 @@ async def test_nothing_is_written_when_the_transaction_rolls_back(
     new = NewPayment(m.account_id, False, Money(500, "USD"), payment_method="pm_card_visa")
     audits, events = await _count(db, AuditEntry), await _count(db, Event)
     with pytest.raises(Boom):
-        async with transaction(db.sessions) as session:
-            await prepare(session, new=new, registry=registry)
+        async with executor.unit(db.sessions) as step:
+            await describe_intent(step, ChangeSet(), new=new, registry=registry)
             raise Boom
+    with pytest.raises(IntegrityError):  # the commit itself fails on its last row
+        async with executor.unit(db.sessions) as step:
+            changes = ChangeSet()
+            await describe_intent(step, changes, new=new, registry=registry)
+            event = next(row for row in changes.rows if isinstance(row, Event))
+            taken = Event(id=event.id, type=event.type, data={}, created_at=event.created_at)
+            changes.add(taken)  # an id already in the change set
+            await step.commit(changes)
     assert await _count(db, Payment) == 0
     assert (await _count(db, AuditEntry), await _count(db, Event)) == (audits, events)
 
@@ -64,13 +75,11 @@ async def test_a_transition_that_rolls_back_leaves_no_event(db: Backend, tmp_pat
     registry = build_registry(db.settings(tmp_path))
     m = await merchant(db.sessions)
     new = NewPayment(m.account_id, False, Money(500, "USD"), payment_method="pm_card_visa")
-    async with transaction(db.sessions) as session:
-        payment = await prepare(session, new=new, registry=registry)
+    payment = await intend(db.sessions, new=new, registry=registry)
     audits, events = await _count(db, AuditEntry), await _count(db, Event)
     with pytest.raises(Boom):
         async with transaction(db.sessions) as session:
-            row = await session.get(Payment, payment.id)
-            assert row is not None
+            row = await get_payment(session, payment.id)  # as every transition is made
             lifecycle.transition(session, row, SUCCEEDED)
             await session.flush()
             raise Boom

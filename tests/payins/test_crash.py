@@ -1,9 +1,9 @@
 """THE crash test: the API process dies between "intent committed" and "provider answered".
 
 A real ``python -m kassa serve`` takes a payment whose provider answer is slow
-(``pm_card_delay_<ms>``); once the intent is on disk the process is SIGKILLed. Reconciliation
-then asks the provider with the same key and settles the payment as succeeded, and the records
-show one provider charge for that key.
+(``pm_card_delay_<ms>``); once the intent is on disk and the charge reached the provider, the
+process is SIGKILLed. Reconciliation then asks the provider with the same key and settles the
+payment as succeeded, and the records show one provider charge for that key.
 """
 
 from __future__ import annotations
@@ -23,12 +23,12 @@ from sqlalchemy import select
 from kassa.core.db import transaction
 from kassa.payins.models import Payment, PaymentAttempt
 from kassa.payins.reconcile import reconcile
-from kassa.providers.mock.provider import ledger_for
 from kassa.providers.mock.scenarios import stable_id
 from kassa.providers.registry import build_registry
 from tests.conftest import Backend
 from tests.factories import merchant
 from tests.helpers import ROOT, free_port, kassa_env
+from tests.payins.conftest import mock_ledger
 
 pytestmark = pytest.mark.slow
 
@@ -92,6 +92,11 @@ async def test_killed_between_intent_and_answer_is_settled_by_reconciliation(
 
             payment = await _wait_until(intent, "the intent to be committed")
             assert isinstance(payment, Payment)
+
+            async def sent() -> bool:  # the provider received the charge (its own record)
+                return mock_ledger(tmp_path).charge_count(f"{payment.id}/authorize") == 1
+
+            await _wait_until(sent, "the charge to reach the provider")
             server.send_signal(signal.SIGKILL)  # the provider has not answered yet
             server.wait(timeout=10)
             with pytest.raises(httpx.TransportError):
@@ -120,7 +125,7 @@ async def test_killed_between_intent_and_answer_is_settled_by_reconciliation(
         ).all()
     # One charge for the key: the killed process's call; reconciliation only looked it up.
     assert [(a.operation, a.idempotency_key) for a in attempts] == [("lookup", key)]
-    assert ledger_for("mock").charge_count(key) == 0
-    assert ledger_for("mock").calls[f"authorize:{key}"] == 0
+    assert mock_ledger(tmp_path).charge_count(key) == 1
+    assert mock_ledger(tmp_path).calls("authorize", key) == 1
     again = await reconcile(db.sessions, registry, older_than=timedelta(0))
     assert again.settled == []

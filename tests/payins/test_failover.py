@@ -11,10 +11,10 @@ import httpx
 import pytest
 
 from kassa.api.app import create_app
-from kassa.providers.mock.provider import ledger_for
 from tests.conftest import Backend
 from tests.factories import merchant
-from tests.payins.conftest import pay
+from tests.openapi_conformance import api_transport
+from tests.payins.conftest import mock_ledger, pay
 
 
 @pytest.fixture
@@ -26,7 +26,7 @@ async def failover_client(db: Backend, tmp_path: Path) -> AsyncIterator[httpx.As
         circuit_failure_threshold=2,
     )
     app = create_app(settings)
-    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+    transport = api_transport(app)
     async with (
         app.router.lifespan_context(app),
         httpx.AsyncClient(transport=transport, base_url="http://kassa.test") as c,
@@ -39,7 +39,7 @@ def _attempts(body: dict[str, Any]) -> list[tuple[str, str]]:
 
 
 async def test_transient_error_fails_over_to_the_next_provider(
-    failover_client: httpx.AsyncClient, db: Backend
+    failover_client: httpx.AsyncClient, db: Backend, tmp_path: Path
 ) -> None:
     acme = await merchant(db.sessions)
     response = await pay(failover_client, acme.auth, token="pm_card_rateLimit_on_mock")
@@ -50,8 +50,8 @@ async def test_transient_error_fails_over_to_the_next_provider(
     assert body["attempts"][0]["error_code"] == "rate_limited"
     keys = {a["idempotency_key"] for a in body["attempts"]}
     assert keys == {f"{body['id']}/authorize"}
-    assert ledger_for("mock_b").charge_count(f"{body['id']}/authorize") == 1
-    assert ledger_for("mock").charge_count(f"{body['id']}/authorize") == 0
+    assert mock_ledger(tmp_path, "mock_b").charge_count(f"{body['id']}/authorize") == 1
+    assert mock_ledger(tmp_path, "mock").charge_count(f"{body['id']}/authorize") == 0
 
 
 async def test_declines_never_fail_over(failover_client: httpx.AsyncClient, db: Backend) -> None:
@@ -79,7 +79,7 @@ async def test_permanent_errors_never_fail_over(
 
 
 async def test_a_timeout_never_fails_over_and_stays_processing(
-    failover_client: httpx.AsyncClient, db: Backend
+    failover_client: httpx.AsyncClient, db: Backend, tmp_path: Path
 ) -> None:
     """The charge may exist at the first provider: a second provider could charge twice."""
     acme = await merchant(db.sessions)
@@ -88,7 +88,8 @@ async def test_a_timeout_never_fails_over_and_stays_processing(
     body = response.json()
     assert body["status"] == "processing"
     assert _attempts(body) == [("mock", "timeout")]
-    assert ledger_for("mock_b").charge_count(f"{body['id']}/authorize") == 0
+    assert mock_ledger(tmp_path, "mock").charge_count(f"{body['id']}/authorize") == 1
+    assert mock_ledger(tmp_path, "mock_b").charge_count(f"{body['id']}/authorize") == 0
 
 
 async def test_without_failover_a_transient_error_fails_the_payment(
@@ -105,21 +106,24 @@ async def test_without_failover_a_transient_error_fails_the_payment(
 
 
 async def test_circuit_opens_is_visible_and_fails_fast(
-    failover_client: httpx.AsyncClient, db: Backend
+    failover_client: httpx.AsyncClient, db: Backend, tmp_path: Path
 ) -> None:
     acme = await merchant(db.sessions)
-    for _ in range(2):
-        await pay(failover_client, acme.auth, token="pm_card_rateLimit_on_mock")
+    for _ in range(2):  # an outage (a rate limit would not count: tests/providers)
+        await pay(failover_client, acme.auth, token="pm_card_providerDown_on_mock")
     health = (await failover_client.get("/health")).json()
     providers = health["checks"]["providers"]
-    assert providers["status"] == "degraded"
-    assert providers["providers"]["mock"]["state"] == "open"
-    assert providers["providers"]["mock_b"]["state"] == "closed"
+    # Test mode: the circuit is acme's own; the install's live circuits stay closed.
+    assert providers["status"] == "ok"
+    assert providers["providers"]["mock"]["state"] == "closed"
+    assert providers["providers"]["mock"]["account_circuits_open"] == 1
+    assert providers["providers"]["mock_b"]["account_circuits_open"] == 0
     metrics = (await failover_client.get("/metrics")).text
-    assert 'kassa_provider_circuit_state{provider="mock"} 2.0' in metrics
+    assert 'kassa_provider_circuit_state{provider="mock"} 0.0' in metrics
+    assert 'kassa_provider_account_circuits_open{provider="mock"} 1.0' in metrics
 
     response = await pay(failover_client, acme.auth, token="pm_card_visa")
     body = response.json()
     assert response.status_code == 201 and body["provider"] == "mock_b"
     assert body["attempts"][0]["error_code"] == "circuit_open"
-    assert ledger_for("mock").calls[f"authorize:{body['id']}/authorize"] == 0  # not called
+    assert mock_ledger(tmp_path).calls("authorize", f"{body['id']}/authorize") == 0  # not called

@@ -229,3 +229,46 @@ async def test_test_card_numbers_in_stripe_docs_style_tokens_are_fine(
     acme = await merchant(db.sessions)
     response = await pay(client, acme.auth, metadata={"order": "A-1024", "ts": "20240117"})
     assert response.status_code == 201
+
+
+async def test_a_deleted_payment_method_says_so_and_refuses_changes(
+    client: httpx.AsyncClient, db: Backend
+) -> None:
+    acme = await merchant(db.sessions)
+    customer = (await client.post("/v1/customers", json={}, headers=acme.auth)).json()
+    method = (
+        await client.post(
+            "/v1/payment_methods",
+            json={"token": "pm_card_visa", "customer_id": customer["id"], "metadata": {"a": "1"}},
+            headers=acme.auth,
+        )
+    ).json()
+    assert method["detached_at"] is None and method["customer_id"] == customer["id"]
+
+    deleted = await client.delete(f"/v1/payment_methods/{method['id']}", headers=acme.auth)
+    assert deleted.status_code == 200
+    assert deleted.json()["deleted"] is True and deleted.json()["detached_at"] is not None
+    shown = (await client.get(f"/v1/payment_methods/{method['id']}", headers=acme.auth)).json()
+    # as Stripe shows a detached method: no customer any more; and when it was detached
+    assert shown["detached_at"] == deleted.json()["detached_at"]
+    assert shown["customer_id"] is None
+
+    for verb in ("POST", "PUT"):
+        refused = await client.request(
+            verb,
+            f"/v1/payment_methods/{method['id']}",
+            json={"metadata": {"a": "2"}},
+            headers=acme.auth,
+        )
+        assert refused.status_code == 409, verb
+        assert refused.json()["code"] == "payment_method_detached"
+    after = (await client.get(f"/v1/payment_methods/{method['id']}", headers=acme.auth)).json()
+    assert after == shown  # nothing changed, not even updated_at
+
+    again = await client.delete(f"/v1/payment_methods/{method['id']}", headers=acme.auth)
+    assert again.status_code == 200 and again.json()["detached_at"] == shown["detached_at"]
+    async with db.sessions() as s:
+        actions = (
+            await s.scalars(select(AuditEntry.action).where(AuditEntry.object_id == method["id"]))
+        ).all()
+    assert sorted(actions) == ["payment_method.create", "payment_method.delete"]

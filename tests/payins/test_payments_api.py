@@ -225,9 +225,15 @@ async def test_bad_amounts_change_nothing(
     [
         ({"payment_method": None}, "parameter_missing", "payment_method"),
         (
-            {"payment_method_id": "pm_01JD2X8Q0Y3V7K2M4N6P8R0T2W"},
+            {"payment_method": None, "payment_method_id": "pm_01JD2X8Q0Y3V7K2M4N6P8R0T2W"},
             "resource_missing",
             "payment_method_id",
+        ),
+        # both a token and a saved method: which one to charge is ambiguous
+        (
+            {"payment_method_id": "pm_01JD2X8Q0Y3V7K2M4N6P8R0T2W"},
+            "parameter_conflict",
+            "payment_method",
         ),
         ({"customer_id": "cus_01JD2X8Q0Y3V7K2M4N6P8R0T2W"}, "resource_missing", "customer_id"),
         ({"provider": "nope"}, "unknown_provider", "provider"),
@@ -324,8 +330,9 @@ async def test_list_filters_and_cursor_pagination(client: httpx.AsyncClient, db:
     typo = await client.get("/v1/payments?customer=cus_x", headers=acme.auth)
     assert typo.status_code == 400 and typo.json()["code"] == "parameter_unknown"
     assert typo.json()["param"] == "customer" and "customer_id" in typo.json()["detail"]
-    backwards = await client.get(f"/v1/payments?ending_before={ids[0]}", headers=acme.auth)
-    assert backwards.status_code == 400 and backwards.json()["param"] == "ending_before"
+    backwards = await client.get(f"/v1/payments?limit=2&ending_before={ids[0]}", headers=acme.auth)
+    assert [p["id"] for p in backwards.json()["data"]] == [ids[2], ids[1]]  # just before ids[0]
+    assert backwards.json()["has_more"] is True
     lost = await client.get("/v1/payments?starting_after=pay_doesnotexist", headers=acme.auth)
     assert lost.status_code == 400 and lost.json()["code"] == "resource_missing"
     assert lost.json()["param"] == "starting_after"
@@ -449,7 +456,7 @@ async def test_an_unexpected_error_after_the_intent_keeps_the_key_and_the_retry_
 
     frozen = clock.FrozenClock()
     clock.install(frozen)
-    real = create_payment.apply_outcome
+    real = create_payment.settle_authorization
     failures = [RuntimeError("connection lost while recording")]
 
     def flaky(*args: Any, **kwargs: Any) -> None:
@@ -457,7 +464,7 @@ async def test_an_unexpected_error_after_the_intent_keeps_the_key_and_the_retry_
             raise failures.pop()
         real(*args, **kwargs)
 
-    monkeypatch.setattr(create_payment, "apply_outcome", flaky)
+    monkeypatch.setattr(create_payment, "settle_authorization", flaky)
     acme = await merchant(db.sessions)
     headers = {**acme.auth, "Idempotency-Key": "order-7"}
     crashed = await pay(client, headers)
@@ -489,7 +496,7 @@ async def test_a_partial_refund_whose_recording_failed_is_resumed_not_made_twice
     clock.install(frozen)
     acme = await merchant(db.sessions)
     paid = await pay(client, {**acme.auth, "Idempotency-Key": "order-8"}, value="100.00")
-    real = refunds.record
+    real = refunds.settle
     failures = [RuntimeError("connection lost while recording")]
 
     async def flaky(*args: Any, **kwargs: Any) -> Any:
@@ -497,7 +504,7 @@ async def test_a_partial_refund_whose_recording_failed_is_resumed_not_made_twice
             raise failures.pop()
         return await real(*args, **kwargs)
 
-    monkeypatch.setattr(refunds, "record", flaky)
+    monkeypatch.setattr(refunds, "settle", flaky)
     url = f"/v1/payments/{paid.json()['id']}/refund"
     headers = {**acme.auth, "Idempotency-Key": "refund-8"}
     body = {"amount": {"value": "30.00", "currency": "USD"}}
@@ -535,7 +542,7 @@ async def test_an_error_before_anything_was_written_frees_the_key_at_once(
     """Only work that exists holds a key: a failure before the intent lets the retry run now."""
     from kassa.payins import create_payment
 
-    real = create_payment.prepare
+    real = create_payment.intend
     failures = [RuntimeError("database refused the intent")]
 
     async def flaky(*args: Any, **kwargs: Any) -> Any:
@@ -543,10 +550,33 @@ async def test_an_error_before_anything_was_written_frees_the_key_at_once(
             raise failures.pop()
         return await real(*args, **kwargs)
 
-    monkeypatch.setattr(create_payment, "prepare", flaky)
+    monkeypatch.setattr(create_payment, "intend", flaky)
     acme = await merchant(db.sessions)
     headers = {**acme.auth, "Idempotency-Key": "order-9"}
     assert (await pay(client, headers)).status_code == 500
     retry = await pay(client, headers)
     assert retry.status_code == 201, retry.text
     assert (await _counts(db))[0] == 1
+
+
+async def test_a_token_and_a_saved_method_together_are_refused_and_free_the_key(
+    client: httpx.AsyncClient, db: Backend
+) -> None:
+    acme = await merchant(db.sessions)
+    saved = await client.post(
+        "/v1/payment_methods", json={"token": "pm_card_mastercard"}, headers=acme.auth
+    )
+    headers = {**acme.auth, "Idempotency-Key": "order-both"}
+    body = {"amount": {"value": "5.00", "currency": "USD"}, "payment_method_id": saved.json()["id"]}
+    before = await _counts(db)
+    both = await client.post(
+        "/v1/payments", json={**body, "payment_method": "pm_card_visa"}, headers=headers
+    )
+    assert both.status_code == 400
+    problem = both.json()
+    assert problem["code"] == "parameter_conflict"
+    assert {e["param"] for e in problem["errors"]} == {"payment_method", "payment_method_id"}
+    assert await _counts(db) == before  # nothing was written
+    fixed = await client.post("/v1/payments", json=body, headers=headers)
+    assert fixed.status_code == 201, fixed.text  # the key was not consumed by the refusal
+    assert fixed.json()["payment_method"]["card"]["brand"] == "mastercard"

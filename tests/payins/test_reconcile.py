@@ -11,6 +11,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import httpx
+import pytest
 from sqlalchemy import select, update
 
 from kassa.core import clock
@@ -19,14 +20,14 @@ from kassa.core.money import Money
 from kassa.jobs.registry import JOBS, JobContext
 from kassa.jobs.scheduler import SCHEDULES
 from kassa.payins import capture, refund
-from kassa.payins.create_payment import NewPayment, prepare
+from kassa.payins.create_payment import NewPayment, charge_request, intend
 from kassa.payins.models import Payment, PaymentAttempt, Refund
 from kassa.payins.reconcile import reconcile
-from kassa.providers.mock.provider import ledger_for
+from kassa.providers.base import DeclinedError
 from kassa.providers.registry import build_registry
 from tests.conftest import Backend
 from tests.factories import merchant
-from tests.payins.conftest import pay
+from tests.payins.conftest import mock_ledger, pay
 
 NOW = timedelta(0)
 
@@ -56,7 +57,7 @@ async def test_a_timed_out_charge_is_found_and_settled_once(
     pid = response.json()["id"]
     assert response.status_code == 202 and response.json()["status"] == "processing"
     key = f"{pid}/authorize"
-    assert ledger_for("mock").charge_count(key) == 1  # the provider did charge
+    assert mock_ledger(tmp_path).charge_count(key) == 1  # the provider did charge
 
     registry = build_registry(db.settings(tmp_path))
     early = await reconcile(db.sessions, registry, older_than=timedelta(minutes=2))
@@ -75,7 +76,8 @@ async def test_a_timed_out_charge_is_found_and_settled_once(
         ("authorize", "timeout"),
         ("lookup", "succeeded"),
     ]
-    assert ledger_for("mock").charge_count(key) == 1  # looked up, not charged again
+    assert mock_ledger(tmp_path).charge_count(key) == 1  # looked up, not charged again
+    assert mock_ledger(tmp_path).calls("authorize", key) == 3  # the API's 3 tries, no more
     again = await reconcile(db.sessions, registry, older_than=NOW)
     assert again.settled == [] and again.unresolved == []
 
@@ -83,14 +85,11 @@ async def test_a_timed_out_charge_is_found_and_settled_once(
 async def test_a_charge_that_never_reached_the_provider_fails(db: Backend, tmp_path: Path) -> None:
     registry = build_registry(db.settings(tmp_path))
     m = await merchant(db.sessions)
-    async with transaction(db.sessions) as session:  # intent committed, then the crash
-        payment = await prepare(
-            session,
-            new=NewPayment(
-                m.account_id, False, Money(700, "USD"), payment_method="pm_card_rateLimit"
-            ),
-            registry=registry,
-        )
+    payment = await intend(  # intent committed, then the crash
+        db.sessions,
+        new=NewPayment(m.account_id, False, Money(700, "USD"), payment_method="pm_card_rateLimit"),
+        registry=registry,
+    )
     report = await reconcile(db.sessions, registry, older_than=NOW)
     assert report.settled == [payment.id]
     settled = await _get(db, payment.id)
@@ -102,14 +101,15 @@ async def test_a_declined_charge_found_by_lookup_fails_with_its_code(
 ) -> None:
     registry = build_registry(db.settings(tmp_path))
     m = await merchant(db.sessions)
-    async with transaction(db.sessions) as session:
-        payment = await prepare(
-            session,
-            new=NewPayment(
-                m.account_id, False, Money(700, "USD"), payment_method="pm_card_decline_lost_card"
-            ),
-            registry=registry,
-        )
+    payment = await intend(
+        db.sessions,
+        new=NewPayment(
+            m.account_id, False, Money(700, "USD"), payment_method="pm_card_decline_lost_card"
+        ),
+        registry=registry,
+    )
+    with pytest.raises(DeclinedError):  # the provider declined; the answer was lost
+        await registry.get("mock").authorize(charge_request(payment))
     await reconcile(db.sessions, registry, older_than=NOW)
     settled = await _get(db, payment.id)
     assert (settled.status, settled.decline_code) == ("failed", "lost_card")
@@ -121,23 +121,21 @@ async def test_captures_and_refunds_left_in_flight_are_resent_with_their_keys(
     registry = build_registry(db.settings(tmp_path))
     acme = await merchant(db.sessions)
     held = (await pay(client, acme.auth, capture=False)).json()
-    async with transaction(db.sessions) as session:
-        await capture.begin(
-            session,
-            account_id=acme.account_id,
-            livemode=False,
-            payment_id=held["id"],
-            amount=Money(6000, "USD"),
-        )
+    await capture.intend(
+        db.sessions,
+        account_id=acme.account_id,
+        livemode=False,
+        payment_id=held["id"],
+        amount=Money(6000, "USD"),
+    )
     charged = (await pay(client, acme.auth)).json()
-    async with transaction(db.sessions) as session:
-        pending, _ = await refund.begin(
-            session,
-            account_id=acme.account_id,
-            livemode=False,
-            payment_id=charged["id"],
-            amount=Money(2500, "USD"),
-        )
+    pending, _ = await refund.intend(
+        db.sessions,
+        account_id=acme.account_id,
+        livemode=False,
+        payment_id=charged["id"],
+        amount=Money(2500, "USD"),
+    )
     report = await reconcile(db.sessions, registry, older_than=NOW)
     assert sorted(report.settled) == sorted([held["id"], pending.id])
     captured = await _get(db, held["id"])
@@ -145,7 +143,7 @@ async def test_captures_and_refunds_left_in_flight_are_resent_with_their_keys(
     refunded = await _get(db, charged["id"])
     assert (refunded.status, refunded.amount_refunded) == ("partially_refunded", 2500)
     assert refunded.amount_refund_pending == 0
-    assert len(ledger_for("mock").refunds) == 1
+    assert mock_ledger(tmp_path).refund_count() == 1
     async with db.sessions() as s:
         row = await s.get(Refund, pending.id)
         assert row is not None and row.status == "succeeded"
@@ -232,6 +230,8 @@ async def test_daily_report_lists_differences_as_csv(
     assert proc.returncode == 0, err.decode()
     cli_rows = list(csv.DictReader(io.StringIO(out.decode())))
     assert {r["payment_id"] for r in cli_rows} == set(rows)
+    # Another process asks the same provider records, and reads exactly what the API read.
+    assert {r["payment_id"]: r for r in cli_rows} == rows
 
 
 class _SlowAnswer:
@@ -255,7 +255,6 @@ async def test_a_late_answer_after_reconciliation_changes_nothing(
 ) -> None:
     from kassa.jobs.models import Event
     from kassa.payins.create_payment import create_and_confirm
-    from kassa.providers.mock import MockProvider
 
     settings = db.settings(tmp_path)
     plain = build_registry(settings)
@@ -266,7 +265,7 @@ async def test_a_late_answer_after_reconciliation_changes_nothing(
 
     registry = build_registry(
         settings,
-        extra_providers={"mock": _SlowAnswer(MockProvider("mock"), settle)},  # type: ignore[dict-item]
+        extra_providers={"mock": _SlowAnswer(plain.get("mock"), settle)},  # type: ignore[dict-item]
     )
     m = await merchant(db.sessions)
     view = await create_and_confirm(

@@ -31,9 +31,13 @@ def test_every_illegal_transition_is_refused(current: str, target: str) -> None:
 
 
 def test_the_documented_lifecycle() -> None:
-    assert len(ALLOWED) == 12
+    assert len(ALLOWED) == 16
     assert {state.FAILED, state.CANCELED, state.REFUNDED} == state.TERMINAL
     assert state.SUCCEEDED not in TRANSITIONS[state.PENDING]  # never skips processing
+    # waiting for the customer: confirmed through processing, or abandoned
+    assert TRANSITIONS[state.REQUIRES_ACTION] == {state.PROCESSING, state.CANCELED, state.FAILED}
+    assert state.REQUIRES_ACTION in TRANSITIONS[state.PROCESSING]
+    assert state.EVENT_FOR[state.REQUIRES_ACTION] == "payment.requires_action"
     assert state.CANCELED not in TRANSITIONS[state.SUCCEEDED]  # captured money is refunded
 
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import func, select
 
@@ -15,8 +15,9 @@ from kassa.core.audit import AuditEntry
 from kassa.core.errors import KassaError
 from kassa.core.money import Money
 from kassa.jobs.models import Event
-from kassa.payins import cancel, capture, refund
+from kassa.payins import cancel, capture, confirm, refund, simulate
 from kassa.payins.create_payment import NewPayment, create_and_confirm
+from kassa.payins.errors import PaymentDeclined
 from kassa.payins.models import Payment, Refund
 from kassa.payins.state import STATES
 from kassa.providers.registry import build_registry
@@ -28,9 +29,12 @@ OPS = st.lists(
         st.tuples(st.just("capture"), st.integers(min_value=-1, max_value=1200)),
         st.tuples(st.just("cancel"), st.just(0)),
         st.tuples(st.just("refund"), st.integers(min_value=-1, max_value=1200)),
+        st.tuples(st.just("act"), st.just(0)),  # the customer passes (or fails) 3-D Secure
+        st.tuples(st.just("confirm"), st.just(0)),
     ),
     max_size=6,
 )
+TOKENS = st.sampled_from(["pm_card_visa", "pm_card_threeDSecure", "pm_card_threeDSecureFail"])
 
 
 @settings(
@@ -38,9 +42,19 @@ OPS = st.lists(
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture],
 )
-@given(capture_now=st.booleans(), ops=OPS)
+@given(capture_now=st.booleans(), token=TOKENS, ops=OPS)
+# the paths through the customer's action, always walked (the draws may miss them)
+@example(
+    False,
+    "pm_card_threeDSecure",
+    [("confirm", 0), ("act", 0), ("confirm", 0), ("capture", 600), ("refund", -1)],
+)
+@example(
+    True, "pm_card_threeDSecureFail", [("act", 0), ("confirm", 0), ("confirm", 0), ("refund", 0)]
+)
+@example(True, "pm_card_threeDSecure", [("cancel", 0), ("act", 0), ("confirm", 0)])
 async def test_operations_keep_the_books_consistent(
-    db: Backend, tmp_path: Any, capture_now: bool, ops: list[tuple[str, int]]
+    db: Backend, tmp_path: Any, capture_now: bool, token: str, ops: list[tuple[str, int]]
 ) -> None:
     registry = build_registry(db.settings(tmp_path))
     m = await merchant(db.sessions)
@@ -48,9 +62,7 @@ async def test_operations_keep_the_books_consistent(
     view = await create_and_confirm(
         db.sessions,
         registry,
-        NewPayment(
-            **common, amount=Money(1000, "USD"), payment_method="pm_card_visa", capture=capture_now
-        ),
+        NewPayment(**common, amount=Money(1000, "USD"), payment_method=token, capture=capture_now),
     )
     pid = str(view["id"])
     for op, cents in ops:
@@ -63,10 +75,17 @@ async def test_operations_keep_the_books_consistent(
                 )
             elif op == "cancel":
                 await cancel.cancel_payment(db.sessions, registry, **common, payment_id=pid)
+            elif op == "act":
+                await simulate.complete_action(db.sessions, registry, **common, payment_id=pid)
+            elif op == "confirm":
+                await confirm.confirm_payment(db.sessions, registry, **common, payment_id=pid)
             else:
                 await refund.refund_payment(
                     db.sessions, registry, **common, payment_id=pid, amount=amount
                 )
+        except PaymentDeclined:
+            # a decline is recorded (the challenge failed), not refused
+            assert op == "confirm" and (await _snapshot(db, pid))[0] == "failed"
         except KassaError:
             assert await _snapshot(db, pid) == before  # refused: nothing changed
         await _check(db, pid)
@@ -100,6 +119,11 @@ async def _check(db: Backend, pid: str) -> None:
             assert 0 < p.amount_refunded < p.amount_captured
         if p.status == "canceled":
             assert p.amount_captured == 0
+        # next_action exactly while waiting for the customer, who has been charged nothing
+        assert (p.next_action is not None) == (p.status == "requires_action")
+        if p.status == "requires_action":
+            assert p.amount_captured == p.amount_capturable == 0
+        assert p.pending_operation is None  # nothing left in flight between operations
         payment_events = (
             await s.scalars(select(Event.data).where(Event.type.like("payment.%")))
         ).all()

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
+from pathlib import Path
+
 import pytest
 
 from kassa.core.money import Money
 from kassa.providers.base import (
+    CancelRequest,
     CaptureRequest,
     ChargeRequest,
     DeclinedError,
@@ -13,11 +17,11 @@ from kassa.providers.base import (
     PaymentLookup,
     PaymentMethodRequest,
     PermanentProviderError,
+    RateLimitedError,
     RefundRequest,
     TransientProviderError,
 )
-from kassa.providers.mock import MockProvider, parse_token
-from kassa.providers.mock.provider import ledger_for
+from kassa.providers.mock import MockLedger, MockProvider, ledger_file, parse_token
 
 USD10 = Money(1000, "USD")
 
@@ -28,9 +32,7 @@ def charge(token: str, key: str = "pay_1/authorize", capture: bool = True) -> Ch
 
 @pytest.fixture
 def mock() -> MockProvider:
-    provider = MockProvider("mock_contract")
-    provider.ledger.clear()
-    return provider
+    return MockProvider("mock_contract")
 
 
 def test_the_mock_is_a_payin_provider(mock: MockProvider) -> None:
@@ -44,7 +46,7 @@ async def test_success_charges_once_per_key(mock: MockProvider) -> None:
     assert first.status == "succeeded" and first.amount_captured == USD10
     assert first.method is not None and first.method.last4 == "4242"
     assert mock.ledger.charge_count("pay_1/authorize") == 1
-    assert mock.ledger.calls["authorize:pay_1/authorize"] == 2
+    assert mock.ledger.calls("authorize", "pay_1/authorize") == 2
 
 
 async def test_same_key_different_amount_is_refused(mock: MockProvider) -> None:
@@ -84,7 +86,7 @@ async def test_timeout_charges_but_loses_the_answer(mock: MockProvider) -> None:
     with pytest.raises(TransientProviderError) as info:
         await mock.authorize(charge("pm_card_timeout"))
     assert info.value.ambiguous and info.value.code == "timeout"
-    found = await mock.retrieve(PaymentLookup(charge("pm_card_timeout")))
+    found = await mock.retrieve(PaymentLookup("pay_1/authorize"))
     assert found is not None and found.status == "succeeded"
     assert mock.ledger.charge_count("pay_1/authorize") == 1
 
@@ -94,7 +96,7 @@ async def test_rate_limit_is_transient_and_never_processed(mock: MockProvider) -
         await mock.authorize(charge("pm_card_rateLimit"))
     assert not info.value.ambiguous and info.value.code == "rate_limited"
     assert mock.ledger.charge_count("pay_1/authorize") == 0
-    assert await mock.retrieve(PaymentLookup(charge("pm_card_rateLimit"))) is None
+    assert await mock.retrieve(PaymentLookup("pay_1/authorize")) is None
 
 
 async def test_invalid_payee_and_unknown_tokens_are_permanent(mock: MockProvider) -> None:
@@ -118,15 +120,8 @@ async def test_partial_failure_declines_about_one_in_five_keys_deterministically
             outcomes.append(exc.decline_code != "processing_error")
     failed = outcomes.count(False)
     assert 20 <= failed <= 60
-    other = MockProvider("mock_contract")
-    again = [
-        (
-            await other.retrieve(
-                PaymentLookup(charge("pm_card_partialFailure", key=f"pay_{i}/authorize"))
-            )
-        )
-        for i in range(200)
-    ]
+    other = MockProvider("mock_contract", ledger=mock.ledger)  # another instance, same records
+    again = [(await other.retrieve(PaymentLookup(f"pay_{i}/authorize"))) for i in range(200)]
     assert [p is not None and p.status == "succeeded" for p in again] == outcomes
 
 
@@ -142,30 +137,78 @@ def test_scenarios_can_target_one_provider() -> None:
     assert parse_token("pm_card_nonsense_on_mock", "mock_b").kind == "unknown"
 
 
-async def test_lookup_is_the_same_from_any_process(mock: MockProvider) -> None:
-    """A fresh instance with an empty ledger (another process) answers the same."""
-    result = await mock.authorize(charge("pm_card_visa", capture=False))
-    elsewhere = MockProvider("mock_contract")
-    elsewhere.ledger.clear()
-    lookup = PaymentLookup(
-        charge("pm_card_visa", capture=False),
-        captures=(CaptureRequest("pay_1/capture", result.provider_payment_id, Money(400, "USD")),),
-        refunds=(RefundRequest("re_1", result.provider_payment_id, Money(100, "USD")),),
+async def test_lookup_is_the_same_from_any_process(tmp_path: Path) -> None:
+    """Another process (its own ledger object and connection on the install's file) sees what
+    this one did, asked only by key or id: the captures and refunds come from the record."""
+    here = MockProvider("mock_contract", ledger=MockLedger("mock_contract", ledger_file(tmp_path)))
+    result = await here.authorize(charge("pm_card_visa", capture=False))
+    pid = result.provider_payment_id
+    await here.capture(CaptureRequest("pay_1/capture", pid, Money(400, "USD")))
+    await here.refund(RefundRequest("re_1", pid, Money(100, "USD")))
+    elsewhere = MockProvider(
+        "mock_contract", ledger=MockLedger("mock_contract", ledger_file(tmp_path))
     )
-    found = await elsewhere.retrieve(lookup)
+    for lookup in (PaymentLookup("pay_1/authorize"), PaymentLookup("other/authorize", pid)):
+        found = await elsewhere.retrieve(lookup)
+        assert found is not None
+        assert found.provider_payment_id == pid
+        assert (found.status, found.amount_captured.minor, found.amount_refunded.minor) == (
+            "succeeded",
+            400,
+            100,
+        )
+    assert (ledger_file(tmp_path).stat().st_mode & 0o777) == 0o600  # never world-readable
+
+
+async def test_a_charge_never_sent_is_not_found_whatever_its_token(mock: MockProvider) -> None:
+    """The provider answers from what it received: a token that would succeed proves nothing."""
+    assert await mock.retrieve(PaymentLookup("pay_never/authorize")) is None
+    assert await mock.retrieve(PaymentLookup("pay_never/authorize", "mockpi_x")) is None
+
+
+async def test_a_canceled_authorization_is_found_canceled(mock: MockProvider) -> None:
+    auth = await mock.authorize(charge("pm_card_visa", capture=False))
+    await mock.cancel(CancelRequest("pay_1/cancel", auth.provider_payment_id))
+    found = await mock.retrieve(PaymentLookup("pay_1/authorize", auth.provider_payment_id))
     assert found is not None
-    assert found.provider_payment_id == result.provider_payment_id
-    assert (found.status, found.amount_captured.minor, found.amount_refunded.minor) == (
-        "succeeded",
-        400,
-        100,
-    )
+    assert (found.status, found.amount_captured.minor) == ("canceled", 0)
+
+
+async def test_a_declined_charge_is_found_failed(mock: MockProvider) -> None:
+    with pytest.raises(DeclinedError):
+        await mock.authorize(charge("pm_card_decline_lost_card"))
+    found = await mock.retrieve(PaymentLookup("pay_1/authorize"))
+    assert found is not None and (found.status, found.decline_code) == ("failed", "lost_card")
+
+
+async def test_provider_down_is_an_outage_and_a_rate_limit_is_not(mock: MockProvider) -> None:
+    with pytest.raises(TransientProviderError) as down:
+        await mock.authorize(charge("pm_card_providerDown"))
+    assert not isinstance(down.value, RateLimitedError) and not down.value.ambiguous
+    assert down.value.code == "provider_down"
+    with pytest.raises(RateLimitedError):
+        await mock.authorize(charge("pm_card_rateLimit", key="pay_2/authorize"))
+    assert mock.ledger.charge_count("pay_1/authorize") == 0
+
+
+async def test_a_slow_answer_is_charged_before_it_leaves(mock: MockProvider) -> None:
+    """Like a real provider's, the charge stays made when the caller stops waiting (or dies)."""
+    task = asyncio.create_task(mock.authorize(charge("pm_card_delay_60000")))
+    for _ in range(100):
+        if mock.ledger.charge_count("pay_1/authorize"):
+            break
+        await asyncio.sleep(0.01)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    found = await mock.retrieve(PaymentLookup("pay_1/authorize"))
+    assert found is not None and found.status == "succeeded"
 
 
 async def test_refund_is_idempotent(mock: MockProvider) -> None:
     request = RefundRequest("re_1", "mockpi_x", Money(300, "USD"))
     assert await mock.refund(request) == await mock.refund(request)
-    assert len(mock.ledger.refunds) == 1
+    assert mock.ledger.refund_count() == 1
 
 
 async def test_payment_method_tokens(mock: MockProvider) -> None:
@@ -179,6 +222,7 @@ async def test_payment_method_tokens(mock: MockProvider) -> None:
         await mock.create_payment_method(PaymentMethodRequest("pm_4", "tok_bogus"))
 
 
-def test_ledgers_are_per_provider_name() -> None:
-    assert ledger_for("mock_x") is ledger_for("mock_x")
-    assert ledger_for("mock_x") is not ledger_for("mock_y")
+def test_mocks_share_records_only_through_a_ledger_they_are_given() -> None:
+    assert MockProvider("mock_x").ledger is not MockProvider("mock_x").ledger
+    shared = MockLedger("mock_x")
+    assert MockProvider("mock_x", ledger=shared).ledger is shared

@@ -9,7 +9,12 @@ import pytest
 
 from kassa.core import clock
 from kassa.core.metrics import REGISTRY
-from kassa.providers.base import DeclinedError, PermanentProviderError, TransientProviderError
+from kassa.providers.base import (
+    DeclinedError,
+    PermanentProviderError,
+    RateLimitedError,
+    TransientProviderError,
+)
 from kassa.providers.resilience import (
     CallRecord,
     CircuitBreaker,
@@ -132,3 +137,80 @@ def test_retry_after_is_honoured_up_to_the_cap() -> None:
     policy = RetryPolicy(attempts=3, base_delay=0.05, max_delay=2.0)
     assert policy.delay(1, TransientProviderError("x", retry_after=1.0)) == 1.0
     assert policy.delay(1, TransientProviderError("x", retry_after=99.0)) == 2.0
+
+
+async def _rate_limited() -> None:
+    raise RateLimitedError("429", code="rate_limited", retry_after=0.5)
+
+
+async def test_a_rate_limit_is_retried_but_never_counts_against_the_provider() -> None:
+    """A 429 refuses one request; it is not an outage, however often it comes."""
+    waits: list[float] = []
+
+    async def sleep(seconds: float) -> None:
+        waits.append(seconds)
+
+    guard = Guard(
+        CircuitBreaker("p3", failure_threshold=1),
+        retry=RetryPolicy(attempts=3, base_delay=0.1),
+        sleep=sleep,
+    )
+    for _ in range(4):
+        records: list[CallRecord] = []
+        with pytest.raises(RateLimitedError):
+            await guard.call(_rate_limited, records)
+        assert len(records) == 3  # retried on the same provider, honouring Retry-After
+    assert waits[:2] == [0.5, 0.5]
+    assert guard.breaker.state == "closed" and guard.breaker.failures == 0
+    with pytest.raises(TransientProviderError):
+        await guard.call(_fail, [])  # a real failure still counts
+    assert guard.breaker.state == "open"
+
+
+async def test_a_rate_limited_or_cancelled_trial_leaves_the_breaker_half_open() -> None:
+    frozen = clock.FrozenClock()
+    clock.install(frozen)
+    guard = _guard(threshold=1)
+    with pytest.raises(TransientProviderError):
+        await guard.call(_fail, [])
+    frozen.advance(timedelta(seconds=31))
+    with pytest.raises(RateLimitedError):
+        await guard.call(_rate_limited, [])  # the trial says nothing: another may try
+    assert guard.breaker.state == "half_open"
+
+    never = asyncio.Event()
+
+    async def hang() -> None:
+        await never.wait()
+
+    trial = asyncio.create_task(guard.call(hang, []))
+    await asyncio.sleep(0)
+    with pytest.raises(CircuitOpenError):
+        await guard.call(_ok, [])  # one trial at a time
+    trial.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await trial
+    assert await guard.call(_ok, []) == "ok"  # the cancelled trial did not jam the breaker
+    assert guard.breaker.state == "closed"
+
+
+async def test_a_call_admitted_before_the_circuit_opened_goes_through() -> None:
+    frozen = clock.FrozenClock()
+    clock.install(frozen)
+    guard = _guard(threshold=1)
+    admitted = clock.now().timestamp()
+    frozen.advance(timedelta(seconds=1))
+    with pytest.raises(TransientProviderError):
+        await guard.call(_fail, [])  # opens after the admission
+    assert guard.breaker.state == "open"
+    assert await guard.call(_ok, [], admitted_at=admitted) == "ok"  # sent, like one in flight
+    with pytest.raises(TransientProviderError):
+        await guard.call(_fail, [])
+    later = clock.now().timestamp() + 1
+    records: list[CallRecord] = []
+    with pytest.raises(CircuitOpenError) as refused:
+        await guard.call(_ok, records, admitted_at=later)  # admitted while it was open: no
+    assert refused.value.retry_after == 30
+    assert guard.breaker.retry_after() == 30
+    frozen.advance(timedelta(seconds=12))
+    assert guard.breaker.retry_after() == 18

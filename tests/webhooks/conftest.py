@@ -21,6 +21,7 @@ from kassa.webhooks.outbound.delivery import Deliverer
 from kassa.webhooks.outbound.jobs import install
 from tests.conftest import Backend
 from tests.factories import Merchant, merchant
+from tests.openapi_conformance import api_transport
 from tests.webhooks.receiver import Receiver
 
 EVENT = "test.thing_happened"
@@ -86,7 +87,7 @@ async def api(db: Backend, tmp_path: Path) -> AsyncIterator[httpx.AsyncClient]:
     from kassa.api.app import create_app
 
     app = create_app(db.settings(tmp_path, **FAST))
-    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+    transport = api_transport(app)
     async with (
         app.router.lifespan_context(app),
         httpx.AsyncClient(transport=transport, base_url="http://kassa.test") as c,

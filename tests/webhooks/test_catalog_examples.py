@@ -35,6 +35,10 @@ def test_payment_examples_show_the_state_their_event_announces() -> None:
         assert (refunded != ZERO) == (status in ("partially_refunded", "refunded")), name
         assert (data["failure_code"] is not None) == (status == "failed"), name
         assert (data["canceled_at"] is not None) == (status == "canceled"), name
+        if data["provider_payment_id"] is not None:  # it reached the provider: GET (and so
+            # the event) shows the authorization among its attempts, whatever came after
+            operations = [a["operation"] for a in data["attempts"]]  # type: ignore[union-attr]
+            assert operations[:1] == ["authorize"], name
 
 
 def test_refund_examples_show_the_state_their_event_announces() -> None:

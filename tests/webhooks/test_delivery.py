@@ -95,33 +95,44 @@ async def test_each_failure_kind_is_retried_then_given_up(
     assert await queued_jobs(db, DELIVER_JOB) == []
 
 
-async def test_retry_after_is_honoured_within_bounds(
+async def test_retry_after_only_delays_an_attempt_within_bounds(
     api: httpx.AsyncClient, db: Backend, tmp_path: Path, receiver: Receiver, acme: Merchant
 ) -> None:
+    """Retry-After pushes the next attempt later (up to the cap), never earlier."""
     outbound = await make_outbound(
         db,
         tmp_path,
-        webhook_retry_schedule="0,1h,1h",
+        webhook_retry_schedule="0,1m,1m",
         webhook_retry_after_max_seconds=600,
     )
-    receiver.behave("soon", status(503, headers={"Retry-After": "120"}))
+    receiver.behave("soon", status(503, headers={"Retry-After": "2"}))
+    receiver.behave("later", status(503, headers={"Retry-After": "120"}))
     receiver.behave("never", status(429, headers={"Retry-After": "86400"}))
     soon = await create_endpoint(api, acme, receiver.url("soon"))
+    later = await create_endpoint(api, acme, receiver.url("later"))
     never = await create_endpoint(api, acme, receiver.url("never"))
     before = clock.now()
     await outbound.emit(acme)
     await outbound.drain()
     await outbound.deliverer.close()
+    after = clock.now()
 
     [d_soon] = await deliveries(db, soon["id"])
+    [d_later] = await deliveries(db, later["id"])
     [d_never] = await deliveries(db, never["id"])
-    assert d_soon.status == d_never.status == "pending"
-    assert d_soon.next_attempt_at is not None and d_never.next_attempt_at is not None
-    assert timedelta(seconds=119) <= d_soon.next_attempt_at - before <= timedelta(seconds=130)
+    assert d_soon.status == d_later.status == d_never.status == "pending"
+    assert d_soon.next_attempt_at and d_later.next_attempt_at and d_never.next_attempt_at
+    # 2 s asked, 1 min (±20 %) scheduled: the schedule holds
+    assert before + timedelta(seconds=48) <= d_soon.next_attempt_at
+    assert d_soon.next_attempt_at <= after + timedelta(seconds=72)
+    # 120 s asked, longer than the schedule: honoured
+    assert before + timedelta(seconds=120) <= d_later.next_attempt_at
+    assert d_later.next_attempt_at <= after + timedelta(seconds=120)
     # capped at KASSA_WEBHOOK_RETRY_AFTER_MAX_SECONDS, not a day
-    assert timedelta(seconds=599) <= d_never.next_attempt_at - before <= timedelta(seconds=610)
+    assert before + timedelta(seconds=600) <= d_never.next_attempt_at
+    assert d_never.next_attempt_at <= after + timedelta(seconds=600)
     jobs = await queued_jobs(db, DELIVER_JOB)
-    assert sorted(j.args["n"] for j in jobs) == [2, 2]
+    assert sorted(j.args["n"] for j in jobs) == [2, 2, 2]
 
 
 async def test_410_gone_disables_the_endpoint(

@@ -11,6 +11,7 @@ import pytest
 from kassa.api.app import create_app
 from tests.conftest import Backend
 from tests.factories import Merchant, merchant
+from tests.openapi_conformance import api_transport
 from tests.webhooks.conftest import create_endpoint, make_outbound
 from tests.webhooks.helpers import attempts, deliveries
 from tests.webhooks.receiver import Receiver
@@ -22,7 +23,9 @@ async def strict_api(db: Backend, tmp_path: Path) -> AsyncIterator[httpx.AsyncCl
     app = create_app(db.settings(tmp_path))
     async with (
         app.router.lifespan_context(app),
-        httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as c,
+        httpx.AsyncClient(
+            transport=api_transport(app, raise_app_exceptions=True), base_url="http://t"
+        ) as c,
     ):
         yield c
 

@@ -14,16 +14,8 @@ async def create_account(session: AsyncSession, *, name: str, email: str | None 
     if not name.strip():
         raise InvalidRequest("An account needs a name.", param="name")
     account = Account(id=new_id("acct"), name=name.strip(), email=email, created_at=clock.now())
-    session.add(account)
-    audit.record(
-        session,
-        action="account.create",
-        object_type="account",
-        object_id=account.id,
-        account_id=account.id,
-        after={"name": account.name, "email": email},
-    )
-    return account
+    after = {"name": account.name, "email": email}
+    return audit.add_created(session, account, "account", account_id=account.id, after=after)
 
 
 async def get_account(session: AsyncSession, account_id: str) -> Account:

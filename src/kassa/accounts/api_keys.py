@@ -11,11 +11,12 @@ from datetime import datetime, timedelta
 from sqlalchemy import ClauseElement, bindparam, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
-from kassa.accounts.models import SCOPES, ApiKey
+from kassa.accounts.errors import API_KEY_REVOKED, INVALID_API_KEY
+from kassa.accounts.models import DEFAULT_SCOPES, SCOPES, ApiKey
 from kassa.accounts.principal import Principal
 from kassa.core import audit, clock, rawsql
 from kassa.core.crypto import sha256_hex
-from kassa.core.errors import AuthenticationFailed, InvalidRequest, NotFound
+from kassa.core.errors import InvalidRequest, NotFound
 from kassa.core.ids import new_id
 
 _ALPHABET = string.ascii_letters + string.digits
@@ -49,8 +50,10 @@ async def create_api_key(
     account_id: str,
     livemode: bool = False,
     name: str = "default",
-    scopes: Sequence[str] = SCOPES,
+    scopes: Sequence[str] = DEFAULT_SCOPES,
 ) -> IssuedKey:
+    """A new key, trusted: the caller (the CLI, the demo, or key_management on behalf of a
+    principal, after its checks) decides who may have it."""
     secret = _generate(livemode)
     key = ApiKey(
         id=new_id("key"),
@@ -62,15 +65,8 @@ async def create_api_key(
         scopes=_check_scopes(scopes),
         created_at=clock.now(),
     )
-    session.add(key)
-    audit.record(
-        session,
-        action="api_key.create",
-        object_type="api_key",
-        object_id=key.id,
-        account_id=account_id,
-        after={"name": name, "livemode": livemode, "scopes": key.scopes},
-    )
+    after = {"name": name, "livemode": livemode, "scopes": key.scopes}
+    audit.add_created(session, key, "api_key", account_id=account_id, after=after)
     return IssuedKey(key, secret)
 
 
@@ -102,16 +98,14 @@ def _principal(key_id: str, account_id: str, livemode: bool, scopes: Sequence[st
 
 def _check_format(secret: str) -> None:
     if not secret.startswith(("sk_test_", "sk_live_")):
-        raise AuthenticationFailed(
-            "That is not a kassa secret key (sk_test_... or sk_live_...).", code="invalid_api_key"
-        )
+        raise INVALID_API_KEY("That is not a kassa secret key (sk_test_... or sk_live_...).")
 
 
 def _check_usable(found: bool, revoked_at: datetime | None) -> None:
     if not found:
-        raise AuthenticationFailed("Invalid API key.", code="invalid_api_key")
+        raise INVALID_API_KEY("Invalid API key.")
     if revoked_at is not None:
-        raise AuthenticationFailed("This API key was revoked.", code="api_key_revoked")
+        raise API_KEY_REVOKED("This API key was revoked.")
 
 
 async def authenticate_api_key(session: AsyncSession, secret: str) -> Principal:
@@ -156,20 +150,47 @@ async def _authenticate_raw(engine: AsyncEngine, key_hash: str) -> Principal:
     return _principal(row["id"], row["account_id"], row["livemode"], row["scopes"])
 
 
-async def list_api_keys(session: AsyncSession, *, account_id: str) -> Sequence[ApiKey]:
-    query = select(ApiKey).where(ApiKey.account_id == account_id).order_by(ApiKey.id.desc())
+_BOTH_MODES = frozenset({False, True})
+
+
+async def list_api_keys(
+    session: AsyncSession, *, account_id: str, livemodes: frozenset[bool] = _BOTH_MODES
+) -> Sequence[ApiKey]:
+    query = (
+        select(ApiKey)
+        .where(ApiKey.account_id == account_id, ApiKey.livemode.in_(sorted(livemodes)))
+        .order_by(ApiKey.id.desc())
+    )
     return (await session.scalars(query)).all()
 
 
-async def get_api_key(session: AsyncSession, *, account_id: str, key_id: str) -> ApiKey:
+async def get_api_key(
+    session: AsyncSession,
+    *,
+    account_id: str,
+    key_id: str,
+    livemodes: frozenset[bool] = _BOTH_MODES,
+) -> ApiKey:
+    """The key, if it is the account's and of a mode in ``livemodes``: any other id does not
+    exist for the caller (404, never 403, so ids of other accounts or modes tell nothing)."""
     key = await session.get(ApiKey, key_id)
-    if key is None or key.account_id != account_id:
+    if key is None or key.account_id != account_id or key.livemode not in livemodes:
         raise NotFound(f"No API key {key_id!r}.", param="id")
     return key
 
 
-async def revoke_api_key(session: AsyncSession, *, account_id: str, key_id: str) -> ApiKey:
-    key = await get_api_key(session, account_id=account_id, key_id=key_id)
+async def revoke_api_key(
+    session: AsyncSession,
+    *,
+    account_id: str,
+    key_id: str,
+    livemodes: frozenset[bool] = _BOTH_MODES,
+) -> ApiKey:
+    key = await get_api_key(session, account_id=account_id, key_id=key_id, livemodes=livemodes)
+    return revoke(session, key)
+
+
+def revoke(session: AsyncSession, key: ApiKey) -> ApiKey:
     if key.revoked_at is None:
         key.revoked_at = clock.now()
         audit.record(
@@ -177,7 +198,7 @@ async def revoke_api_key(session: AsyncSession, *, account_id: str, key_id: str)
             action="api_key.revoke",
             object_type="api_key",
             object_id=key.id,
-            account_id=account_id,
+            account_id=key.account_id,
             before={"revoked": False},
             after={"revoked": True},
         )

@@ -32,6 +32,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
 from kassa.core import clock, rawsql
+from kassa.core.changes import RowUpdate, writable
 from kassa.core.db import Base, is_postgres
 from kassa.core.errors import IdempotencyError, IdempotencyInFlight
 from kassa.core.ids import new_id
@@ -62,6 +63,9 @@ class IdempotencyKey(Base):
     created_at: Mapped[datetime]
     expires_at: Mapped[datetime]
     locked_at: Mapped[datetime]
+
+
+writable(IdempotencyKey)  # its response rides along with change sets (core.executor)
 
 
 @dataclass(frozen=True)
@@ -187,17 +191,6 @@ async def _insert_claim(session: AsyncSession, values: dict[str, Any]) -> str | 
     )
 
 
-@dataclass(frozen=True)
-class Finish:
-    """The row change that stores a response: WHERE ``where`` (the claim is still ours and in
-    flight), SET ``values``. ``finish`` runs it; a caller may also fold it into its own
-    statement so the response is stored atomically with the change it describes."""
-
-    table: Table
-    where: dict[str, Any]
-    values: dict[str, Any]
-
-
 def _table() -> Table:
     table = IdempotencyKey.__table__
     assert isinstance(table, Table)
@@ -206,8 +199,12 @@ def _table() -> Table:
 
 def finish_change(
     request: Request, *, lock_id: str, status_code: int, headers: dict[str, str], body: bytes
-) -> Finish:
-    return Finish(
+) -> RowUpdate:
+    """The row change that stores a response: WHERE the claim is still ours and in flight.
+    ``finish`` runs it; a use case may also make it ride along with its own change set
+    (``ChangeSet.ride_along``), so the response is stored atomically with the change it
+    describes."""
+    return RowUpdate(
         _table(),
         where={
             "account_id": request.account_id,
@@ -224,7 +221,7 @@ def finish_change(
     )
 
 
-async def finish(session: AsyncSession, change: Finish) -> bool:
+async def finish(session: AsyncSession, change: RowUpdate) -> bool:
     """Store the response in the caller's transaction; False if the claim was taken over."""
     table = change.table
     stored = await session.scalar(

@@ -1,7 +1,12 @@
 """Rate limits (GCRA): in-process by default, shared through Redis when configured.
 
-``rate`` is requests per second; ``burst`` how many seconds' worth may arrive at once.
-``hit()`` returns 0 when allowed, else the whole seconds to wait (for ``Retry-After``).
+``rate`` is requests per second; ``burst`` how many seconds' worth may arrive at once (at
+least one request). ``hit()`` returns 0 when allowed, else the whole seconds to wait (for
+``Retry-After``).
+
+Without Redis each API process keeps its own counts, so N processes would allow N times the
+limit: ``build_limiter`` gives each process 1/N of it instead (``KASSA_API_WORKERS``, which
+``kassa serve`` sets for its processes).
 """
 
 from __future__ import annotations
@@ -28,14 +33,25 @@ class RateLimiter(Protocol):
     async def hit(self, key: str, rate: float, burst: float) -> int: ...
 
 
+def build_limiter(*, redis_url: str | None, api_workers: int) -> RateLimiter:
+    """Shared through Redis when configured; else in-process, with this process's share."""
+    if redis_url:
+        return RedisRateLimiter(redis_url)
+    return MemoryRateLimiter(processes=api_workers)
+
+
 class MemoryRateLimiter:
-    def __init__(self) -> None:
+    def __init__(self, *, processes: int = 1) -> None:
+        if processes < 1:
+            raise ValueError("processes must be at least 1")
+        # This process's share: the load balancer spreads clients over ``processes`` of us.
+        self.share = 1.0 / processes
         self._tat: dict[str, float] = {}
 
     async def hit(self, key: str, rate: float, burst: float) -> int:
         now = time.monotonic()
-        interval = 1.0 / rate
-        tolerance = burst  # seconds of credit
+        interval = 1.0 / (rate * self.share)
+        tolerance = max(burst, interval)  # seconds of credit; one request at the least
         tat = max(self._tat.get(key, now), now)
         new_tat = tat + interval
         if new_tat - now > tolerance:
@@ -55,7 +71,8 @@ class RedisRateLimiter:
 
     async def hit(self, key: str, rate: float, burst: float) -> int:
         interval_ms = 1000.0 / rate
-        wait_ms = await self._script(keys=[f"kassa:rl:{key}"], args=[interval_ms, burst * 1000])
+        tolerance_ms = max(burst * 1000, interval_ms)  # one request at the least
+        wait_ms = await self._script(keys=[f"kassa:rl:{key}"], args=[interval_ms, tolerance_ms])
         return math.ceil(float(wait_ms) / 1000) if float(wait_ms) > 0 else 0
 
     async def close(self) -> None:

@@ -5,14 +5,24 @@ elsewhere give the router ``route_class=IdempotentRoute`` (``v1_router()`` does)
 
 1. FastAPI authenticates, checks scopes and validates the body as usual; failures there never
    touch a key, so the client can fix the request and send the same key again.
-2. Right before the endpoint runs, the key is claimed for (account, key) in a short committed
+2. Right before the endpoint runs, the key is claimed for (account and credentials, key) in a short committed
    transaction of the request's session. A key already used answers instead of the endpoint:
    its stored response (``Idempotent-Replayed: true``), 400 ``idempotency_error`` for different
    parameters, or 409 ``idempotency_in_flight`` while its first request is still running.
-3. The endpoint's response is stored in the request's own transaction, which the session
-   dependency commits after this handler returns and before the response is sent: a change and
-   its stored response exist together or not at all. Domain errors (404, 409, 402, ...) are
-   stored too; 401/403/429 and 5xx are not: the claim is released so the key can be retried.
+3. How the request ends decides whether the key remembers it, by one rule: **a request is
+   remembered if and only if it committed a change.**
+
+   - The endpoint answered: its change (in the request's own transaction) and its stored
+     response commit together, in that transaction, which the session dependency commits
+     after this handler returns and before the response is sent.
+   - It raised before committing anything (any 4xx refusal, a 429 or 503 that changed nothing,
+     an unexpected error): its transaction is rolled back and the claim released, so the
+     client can fix the request, or just retry it, with the same key.
+   - It raised after it committed a change in a transaction of its own (a provider route,
+     once its intent is on disk: ``ClaimedKey.committed``): a domain error (402 decline,
+     the provider's 400, 503 after the provider was tried) is stored and replayed like a
+     success; an unexpected error leaves the outcome unknown, so the key stays claimed until
+     the lock timeout and the retry that takes it over resumes that work (``resumes_since``).
 
 Routes without an authenticated caller (``/v1/auth/token``) ignore the header. Stored bodies
 are encrypted with a key derived from KASSA_SECRET_KEY (a create-API-key response holds a secret).
@@ -41,7 +51,8 @@ from starlette.requests import ClientDisconnect
 
 from kassa.accounts import idempotency as keys
 from kassa.accounts.principal import Principal
-from kassa.api.errors import problem, status_for
+from kassa.api.errors import INVALID_IDEMPOTENCY_KEY, answer, problem, status_for
+from kassa.core.changes import RowUpdate
 from kassa.core.crypto import BytesBox
 from kassa.core.errors import IdempotencyError, IdempotencyInFlight, KassaError
 from kassa.core.settings import Settings
@@ -136,7 +147,7 @@ class _Pending:
     resumes_since: datetime | None = None
     stored: bool = False  # the route stored its response itself (``ClaimedKey.change_for``)
     key_conflict: bool = False  # the header and the body's idempotency_key differ
-    keep: bool = False  # work outside the request's transaction may exist: never release
+    committed: bool = False  # a change outside the request's transaction is on disk
 
 
 _pending: ContextVar[_Pending | None] = ContextVar("kassa_idempotency", default=None)
@@ -191,6 +202,13 @@ def _claim_first(endpoint: Callable[..., Any]) -> Callable[..., Awaitable[Any]]:
     return endpoint_with_claim
 
 
+def claim_scope(principal: Principal) -> str:
+    """Whose key this is: the account AND the credentials (one key is of one mode). Another
+    key of the same account sending the same Idempotency-Key makes a request of its own, so a
+    replay never hands one key's answer (a new key's secret, a live object) to another."""
+    return f"{principal.account_id or '-'}/{principal.actor}"
+
+
 async def _claim(pending: _Pending) -> None:
     request = pending.request
     principal: Principal | None = getattr(request.state, "principal", None)
@@ -199,25 +217,23 @@ async def _claim(pending: _Pending) -> None:
         return  # no authenticated account to scope the key to: no idempotency
     if pending.key_conflict:
         raise _Answer(
-            problem(
-                400,
-                "invalid_idempotency_key",
+            answer(
+                INVALID_IDEMPOTENCY_KEY,
                 f"The Idempotency-Key header and the body's {_BODY_FIELD} differ; send one.",
                 param=HEADER,
             )
         )
     if not _KEY_RE.fullmatch(pending.key):
         raise _Answer(
-            problem(
-                400,
-                "invalid_idempotency_key",
+            answer(
+                INVALID_IDEMPOTENCY_KEY,
                 "Idempotency-Key must be 1 to 255 printable ASCII characters.",
                 param=HEADER,
             )
         )
     settings: Settings = request.app.state.kassa.settings
     ident = keys.Request(
-        account_id=principal.account_id or principal.actor,
+        account_id=claim_scope(principal),
         key=pending.key,
         fingerprint=fingerprint(
             request.method, request.url.path, request.url.query, await request.body()
@@ -236,11 +252,11 @@ async def _claim(pending: _Pending) -> None:
         await session.rollback()
         retry_after = str(exc.details.get("retry_after", 1))
         raise _Answer(
-            problem(409, exc.code, exc.message, headers={"Retry-After": retry_after})
+            problem(status_for(exc), exc.code, exc.message, headers={"Retry-After": retry_after})
         ) from None
     except IdempotencyError as exc:
         await session.rollback()
-        raise _Answer(problem(400, exc.code, exc.message, param=exc.param)) from None
+        raise _Answer(problem(status_for(exc), exc.code, exc.message, param=exc.param)) from None
     if isinstance(outcome, keys.Stored):
         await session.rollback()
         raise _Answer(_replay(request, outcome))
@@ -255,7 +271,7 @@ class ClaimedKey:
     resumes_since: datetime | None  # set when an earlier attempt with this key died mid-way
     _pending: _Pending
 
-    def change_for(self, response: Response) -> keys.Finish:
+    def change_for(self, response: Response) -> RowUpdate:
         """The row change storing ``response`` as this key's answer, for a route that folds
         it into its own last statement (atomic with its change, one round trip fewer)."""
         return _finish_change(self._pending, response)
@@ -264,12 +280,14 @@ class ClaimedKey:
         """The route committed ``change_for``'s change: nothing left to store."""
         self._pending.stored = True
 
-    def keep(self) -> None:
-        """The route commits work in transactions of its own and calls a provider: an
-        unexpected error must not free the key, or a retry would redo (and charge) it. The
-        key then stays claimed until the lock timeout, and the retry that takes it over
-        gets ``resumes_since`` to find and resume that work."""
-        self._pending.keep = True
+    def committed(self) -> None:
+        """The route committed a change in a transaction of its own (an intent, before it
+        calls a provider): from here on the request is remembered however it ends. A domain
+        error is stored and replayed; an unexpected error must not free the key, or a retry
+        would redo (and charge) it: the key stays claimed until the lock timeout, and the
+        retry that takes it over gets ``resumes_since`` to find and resume that work. Until
+        this is called, an error means nothing changed, and the key is freed."""
+        self._pending.committed = True
 
 
 def claimed_key() -> ClaimedKey | None:
@@ -289,20 +307,22 @@ async def _handle(handler: Handler, pending: _Pending) -> Response:
     except Exception as exc:
         if not pending.lock_id:
             raise
-        if isinstance(exc, KassaError) and _storable(status_for(exc)):
-            stored = await _error_response(pending.request, exc)
-            if stored is not None:
-                assert pending.session is not None
-                await pending.session.rollback()  # the route's partial changes
-                await _store(pending, stored)
-                return stored
-        if pending.keep and not isinstance(exc, KassaError):
-            raise  # the outcome is unknown: see ClaimedKey.keep
-        await _release(pending)
-        raise
+        if not pending.committed:
+            await _release(pending)  # nothing changed: the key is free for a corrected retry
+            raise
+        stored = (
+            await _error_response(pending.request, exc) if isinstance(exc, KassaError) else None
+        )
+        if stored is None:
+            raise  # the outcome is unknown: see ClaimedKey.committed
+        assert pending.session is not None
+        await pending.session.rollback()  # the request transaction's partial changes
+        await _store(pending, stored)
+        return stored
     if not pending.lock_id or pending.stored:
         return response
-    if _storable(response.status_code) and isinstance(getattr(response, "body", None), bytes):
+    storable = pending.committed or _storable(response.status_code)
+    if storable and isinstance(getattr(response, "body", None), bytes):
         await _store(pending, response)
     else:
         await _release(pending, commit=False)  # rides along with the route's commit
@@ -310,6 +330,8 @@ async def _handle(handler: Handler, pending: _Pending) -> Response:
 
 
 def _storable(status: int) -> bool:
+    """Whether an answer the endpoint returned (not raised) is remembered: it commits with the
+    request's transaction; 401/403/429/5xx say nothing was done, so the key stays free."""
     return status < 500 and status not in _NOT_STORED
 
 
@@ -325,7 +347,7 @@ async def _store(pending: _Pending, response: Response) -> None:
         )
 
 
-def _finish_change(pending: _Pending, response: Response) -> keys.Finish:
+def _finish_change(pending: _Pending, response: Response) -> RowUpdate:
     assert pending.ident is not None
     headers = {k: v for k, v in response.headers.items() if k in _STORED_HEADERS}
     return keys.finish_change(

@@ -1,4 +1,4 @@
-"""Pure ASGI middleware: request ids and context, body-size limit, per-IP limit, metrics."""
+"""Pure ASGI middleware: request ids and context, per-IP limit, the request guard, metrics."""
 
 from __future__ import annotations
 
@@ -6,30 +6,28 @@ import json
 import logging
 import re
 import time
-from http import HTTPStatus
 from typing import Any
 
-from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from kassa.accounts.ratelimit import RateLimiter
+from kassa.api import request_guard
+from kassa.api.errors import (
+    INTERNAL_ERROR,
+    INTERNAL_ERROR_DETAIL,
+    PAYLOAD_TOO_LARGE,
+    RATE_LIMITED,
+    UNSUPPORTED_MEDIA_TYPE,
+    problem_body,
+    status_of,
+)
+from kassa.api.request_guard import Refusal
 from kassa.core import context
 from kassa.core.ids import new_id
 from kassa.core.metrics import http_latency, http_requests
 
 log = logging.getLogger("kassa.http")
 
-
-class CodedHTTPException(HTTPException):
-    """An HTTPException with a problem ``code``; FastAPI re-raises these while reading bodies."""
-
-    def __init__(self, status: int, detail: str, *, code: str) -> None:
-        super().__init__(status, detail)
-        self.code = code
-
-
-_NUL = b"\\u0000"
-_NUL_MESSAGE = "Text may not contain NUL characters (\\u0000)."
 _REQUEST_ID_RE = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
 _WITH_BODY = frozenset({"POST", "PUT", "PATCH"})
 _JSON_ONLY = (
@@ -48,33 +46,20 @@ def _sends_non_json(scope: Scope, headers: dict[str, str]) -> bool:
     return has_body and "json" not in content_type
 
 
-def _problem_bytes(status: int, code: str, detail: str) -> bytes:
-    return json.dumps(
-        {
-            "type": f"urn:kassa:error:{code}",
-            "title": HTTPStatus(status).phrase,
-            "status": status,
-            "detail": detail,
-            "code": code,
-            "request_id": context.current().request_id,
-        },
-        separators=(",", ":"),
-    ).encode()
-
-
 async def _send_problem(
-    send: Send,
+    send: Send,  # one that adds X-Request-Id
     status: int,
     code: str,
     detail: str,
     extra_headers: list[tuple[bytes, bytes]] | None = None,
+    *,
+    param: str | None = None,
 ) -> None:
-    body = _problem_bytes(status, code, detail)
-    rid = (context.current().request_id or "").encode()
+    document = problem_body(status, code, detail, param=param)
+    body = json.dumps(document, separators=(",", ":")).encode()
     headers = [
         (b"content-type", b"application/problem+json"),
         (b"content-length", str(len(body)).encode()),
-        (b"x-request-id", rid),
     ]
     await send(
         {
@@ -86,7 +71,26 @@ async def _send_problem(
     await send({"type": "http.response.body", "body": body})
 
 
+def _replay(body: bytes, receive: Receive) -> Receive:
+    """The body the middleware read, then the client's own messages (a disconnect)."""
+    sent = False
+
+    async def replay() -> Message:
+        nonlocal sent
+        if sent:
+            return await receive()
+        sent = True
+        return {"type": "http.request", "body": body, "more_body": False}
+
+    return replay
+
+
 class KassaMiddleware:
+    """The request id and context first; then every refusal that needs no route (per-IP rate,
+    media type, size, and what no request may carry: ``request_guard``). The body is read whole
+    (at most ``max_body_bytes``) and checked before anything acts on it. An error escaping the
+    app is answered here, so a 500 carries its request id like every other response."""
+
     def __init__(
         self,
         app: ASGIApp,
@@ -107,13 +111,17 @@ class KassaMiddleware:
             await self.app(scope, receive, send)
             return
         headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]}
+        refusal = request_guard.check_headers(headers)
         given = headers.get("x-request-id", "")
-        request_id = given if _REQUEST_ID_RE.match(given) else new_id("req")
+        echo = _REQUEST_ID_RE.match(given) and not (refusal and refusal.param == "X-Request-Id")
+        request_id = given if echo else new_id("req")
         client = scope.get("client")
         ip = client[0] if client else None
         context.set_context(
             context.RequestContext(
-                request_id=request_id, ip=ip, user_agent=headers.get("user-agent")
+                request_id=request_id,
+                ip=ip,
+                user_agent=None if refusal else headers.get("user-agent"),
             )
         )
         started = time.perf_counter()
@@ -126,62 +134,87 @@ class KassaMiddleware:
                 message["headers"] = [*message["headers"], (b"x-request-id", request_id.encode())]
             await send(message)
 
+        async def refuse(refused: Refusal, extra: list[tuple[bytes, bytes]] | None = None) -> None:
+            await _send_problem(
+                send_wrapper,
+                refused.status,
+                refused.code,
+                refused.detail,
+                extra,
+                param=refused.param,
+            )
+
         try:
             if ip and self.ip_rate > 0:
                 wait = await self.limiter.hit(f"ip:{ip}", self.ip_rate, self.burst)
                 if wait:
-                    status_holder["status"] = 429
-                    await _send_problem(
-                        send,
-                        429,
-                        "rate_limited",
-                        "Too many requests from this address.",
-                        [(b"retry-after", str(wait).encode())],
-                    )
+                    limited = Refusal(RATE_LIMITED, "Too many requests from this address.")
+                    await refuse(limited, [(b"retry-after", str(wait).encode())])
                     return
-            if b"%00" in scope.get("query_string", b""):
-                status_holder["status"] = 400
-                await _send_problem(send, 400, "invalid_character", _NUL_MESSAGE)
+            refusal = (
+                refusal
+                or request_guard.check_path(scope.get("path", ""))
+                or request_guard.check_query(scope.get("query_string", b""))
+            )
+            if refusal is None and _sends_non_json(scope, headers):
+                refusal = Refusal(UNSUPPORTED_MEDIA_TYPE, _JSON_ONLY)
+            if refusal is not None:
+                await refuse(refusal)
                 return
-            if _sends_non_json(scope, headers):
-                status_holder["status"] = 415
-                await _send_problem(send, 415, "unsupported_media_type", _JSON_ONLY)
+            body = await self._read_body(headers, receive)
+            if body is None:  # the client left before sending all of it: nobody to answer
                 return
-            declared = headers.get("content-length")
-            if declared is not None and declared.isdigit() and int(declared) > self.max_body:
-                status_holder["status"] = 413
-                await _send_problem(
-                    send,
-                    413,
-                    "payload_too_large",
-                    f"Request bodies are limited to {self.max_body} bytes.",
-                )
+            if isinstance(body, Refusal):
+                await refuse(body)
                 return
-            await self.app(scope, self._limited(receive), send_wrapper)
+            await self._run_app(scope, _replay(body, receive), send_wrapper)
         finally:
             self._observe(scope, status_holder["status"], time.perf_counter() - started)
 
-    def _limited(self, receive: Receive) -> Receive:
+    async def _read_body(self, headers: dict[str, str], receive: Receive) -> bytes | Refusal | None:
+        too_large = Refusal(
+            PAYLOAD_TOO_LARGE, f"Request bodies are limited to {self.max_body} bytes."
+        )
+        declared = headers.get("content-length")
+        if declared is not None and declared.isdigit() and int(declared) > self.max_body:
+            return too_large
+        chunks: list[bytes] = []
         seen = 0
-        tail = b""
-
-        async def wrapped() -> Message:
-            nonlocal seen, tail
+        more = True
+        while more:
             message = await receive()
-            if message["type"] == "http.request":
-                body = message.get("body", b"")
-                seen += len(body)
-                # Raised inside the app, so the problem-details handlers answer them.
-                if seen > self.max_body:
-                    raise HTTPException(
-                        413, f"Request bodies are limited to {self.max_body} bytes."
-                    )
-                if _NUL in tail + body:  # PostgreSQL text cannot hold NUL: refuse it up front
-                    raise CodedHTTPException(400, _NUL_MESSAGE, code="invalid_character")
-                tail = body[-len(_NUL) :]
-            return message
+            if message["type"] != "http.request":
+                return None
+            chunk = message.get("body", b"")
+            seen += len(chunk)
+            if seen > self.max_body:
+                return too_large
+            chunks.append(chunk)
+            more = message.get("more_body", False)
+        body = b"".join(chunks)
+        if not body:
+            return body
+        if "json" in headers.get("content-type", "").lower():
+            return request_guard.check_json_body(body) or body
+        return request_guard.check_other_body(body) or body
 
-        return wrapped
+    async def _run_app(self, scope: Scope, receive: Receive, send: Send) -> None:
+        started = False
+
+        async def tracking(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, receive, tracking)
+        except Exception as exc:
+            if started:  # too late for an answer: let the server close the connection
+                raise
+            log.exception("unhandled error", exc_info=exc)
+            await _send_problem(
+                tracking, status_of(INTERNAL_ERROR.kind), INTERNAL_ERROR.code, INTERNAL_ERROR_DETAIL
+            )
 
     @staticmethod
     def _observe(scope: Scope, status: int, elapsed: float) -> None:

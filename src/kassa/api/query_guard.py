@@ -8,7 +8,7 @@ from typing import Any
 from fastapi import Request
 from fastapi.routing import APIRoute
 
-from kassa.core.errors import InvalidRequest
+from kassa.api.errors import PARAMETER_UNKNOWN
 
 _KNOWN: dict[int, frozenset[str]] = {}
 
@@ -37,8 +37,7 @@ async def known_query_only(request: Request) -> None:
     unknown = sorted(set(request.query_params) - _known(route))
     if unknown:
         known = ", ".join(sorted(_known(route))) or "none"
-        raise InvalidRequest(
+        raise PARAMETER_UNKNOWN(
             f"Unknown query parameter {unknown[0]!r}; this endpoint takes: {known}.",
-            code="parameter_unknown",
             param=unknown[0],
         )

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol, TypeVar
 
 from sqlalchemy import Index, String
-from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
 from kassa.core import clock, context
+from kassa.core.changes import Writes, writable
 from kassa.core.db import Base
 from kassa.core.ids import new_id
 from kassa.core.redact import redact
@@ -33,8 +33,11 @@ class AuditEntry(Base):
     created_at: Mapped[datetime] = mapped_column(index=True)
 
 
+writable(AuditEntry)  # written through change sets (core.executor)
+
+
 def record(
-    session: AsyncSession,
+    session: Writes,
     *,
     action: str,
     object_type: str,
@@ -44,7 +47,8 @@ def record(
     after: dict[str, Any] | None = None,
     actor: str | None = None,
 ) -> AuditEntry:
-    """Add an audit entry to ``session``; it commits (or not) with the change itself."""
+    """Add an audit entry to ``session`` (or a change set); it commits (or not) with the
+    change itself."""
     ctx = context.current()
     entry = AuditEntry(
         id=new_id("aud"),
@@ -62,3 +66,31 @@ def record(
     )
     session.add(entry)
     return entry
+
+
+class Identified(Protocol):
+    """A row with a string id (every kassa table's primary key)."""
+
+    @property
+    def id(self) -> str: ...
+
+
+Row = TypeVar("Row", bound=Identified)
+
+
+def add_created(
+    session: Writes, row: Row, object_type: str, *, account_id: str | None, after: dict[str, Any]
+) -> Row:
+    """Add a new ``row`` and its ``<object_type>.create`` entry recording ``after`` (the
+    fields worth keeping; secrets are redacted anyway) to the same session or change set, so
+    the row and its record commit together or not at all. Returns ``row``."""
+    session.add(row)
+    record(
+        session,
+        action=f"{object_type}.create",
+        object_type=object_type,
+        object_id=row.id,
+        account_id=account_id,
+        after=after,
+    )
+    return row

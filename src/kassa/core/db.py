@@ -1,7 +1,8 @@
 """Database access: the declarative base, portable column types, engines and sessions.
 
 SQLite (aiosqlite, WAL) is the embedded default; PostgreSQL (asyncpg) is for production.
-Use cases take an ``AsyncSession`` and never commit: the request or the job runner does.
+Use cases take an ``AsyncSession`` and never commit: the request or the job runner does, or,
+for use cases that describe change sets (``core.changes``), ``core.executor``.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from typing import Any
 
 from sqlalchemy import JSON, BigInteger, DateTime, MetaData, String, TypeDecorator, event
 from sqlalchemy.dialects.postgresql import JSONB
-from sqlalchemy.engine import Dialect
+from sqlalchemy.engine import Dialect, make_url
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -22,6 +23,8 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 from sqlalchemy.orm import DeclarativeBase
+
+from kassa.core.private_files import private_file
 
 NAMING = {
     "ix": "ix_%(column_0_label)s",
@@ -70,6 +73,14 @@ def is_sqlite_url(url: str) -> bool:
     return url.startswith("sqlite")
 
 
+def sqlite_file(url: str) -> Path | None:
+    """The database file of a SQLite URL; None for an in-memory or ``file:`` URI database."""
+    database = make_url(url).database
+    if not database or database == ":memory:" or database.startswith("file:"):
+        return None
+    return Path(database)
+
+
 def create_engine(
     url: str,
     *,
@@ -84,9 +95,9 @@ def create_engine(
     connection that died with the server is detected on use, which invalidates the pool.
     """
     if is_sqlite_url(url):
-        path = url.split(":///", 1)[1] if ":///" in url else ""
-        if path and path != ":memory:":
-            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        path = sqlite_file(url)
+        if path is not None:
+            private_file(path)  # kassa creates it 0600 in a 0700 folder, not SQLite (0644)
         engine = create_async_engine(url, echo=echo, connect_args={"timeout": 30})
         _configure_sqlite(engine)
         return engine

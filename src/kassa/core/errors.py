@@ -14,6 +14,10 @@ the HTTP status by class. No module below ``api`` knows about HTTP.
     ├── AuthenticationFailed        authentication_failed  no or bad credentials
     ├── PermissionDenied            permission_denied      credentials lack a scope/role
     ├── RateLimited                 rate_limited    too many requests; ``retry_after`` seconds
+    ├── MethodNotAllowed            method_not_allowed     the path takes other methods
+    ├── PayloadTooLarge             payload_too_large      the body is over the limit
+    ├── UnsupportedMediaType        unsupported_media_type the body is not sent as JSON
+    ├── InternalError               internal_error  a bug (answered by the API layer)
     ├── ConfigurationError          configuration_error  settings cannot work
     └── ServiceUnavailable          service_unavailable  a dependency (database, provider) is down
 """
@@ -95,6 +99,28 @@ class RateLimited(KassaError):
     def __init__(self, retry_after: int, message: str | None = None) -> None:
         super().__init__(message)
         self.retry_after = max(1, retry_after)
+
+
+# The three below are answered by the API layer before any route runs, and InternalError for
+# any unexpected exception: they are classes so that every code has a kind (and a status).
+class MethodNotAllowed(KassaError):
+    code = "method_not_allowed"
+    default_message = "This path does not take that method."
+
+
+class PayloadTooLarge(KassaError):
+    code = "payload_too_large"
+    default_message = "The request body is too large."
+
+
+class UnsupportedMediaType(KassaError):
+    code = "unsupported_media_type"
+    default_message = "Request bodies are JSON."
+
+
+class InternalError(KassaError):
+    code = "internal_error"
+    default_message = "Something went wrong on our side."
 
 
 class ConfigurationError(KassaError):

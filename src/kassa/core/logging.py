@@ -1,4 +1,8 @@
-"""JSON logs with request ids; secrets are redacted before anything is written."""
+"""JSON logs with request ids; secrets are redacted before anything is written.
+
+The message, the extra fields and the traceback all pass through ``redact``: a driver error
+that quotes a database URL shows ``postgresql://user:***@host``, never the password.
+"""
 
 from __future__ import annotations
 
@@ -9,7 +13,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from kassa.core import context
-from kassa.core.redact import redact
+from kassa.core.redact import mask_credentials, redact
 
 _STANDARD = set(logging.LogRecord("", 0, "", 0, "", (), None).__dict__) | {
     "message",
@@ -33,8 +37,9 @@ class JsonFormatter(logging.Formatter):
         extra = {k: v for k, v in record.__dict__.items() if k not in _STANDARD}
         payload.update(redact(extra))
         if record.exc_info:
-            payload["exc"] = self.formatException(record.exc_info)
-        return json.dumps(payload, default=str)
+            payload["exc"] = redact(self.formatException(record.exc_info))
+        # Values that are not strings (a URL object, an exception) become text only here.
+        return mask_credentials(json.dumps(payload, default=str))
 
 
 class TextFormatter(logging.Formatter):
@@ -45,8 +50,8 @@ class TextFormatter(logging.Formatter):
         tail = " " + " ".join(f"{k}={v}" for k, v in redact(extra).items()) if extra else ""
         line = f"{record.levelname:<7} {record.name}{rid}: {redact(record.getMessage())}{tail}"
         if record.exc_info:
-            line += "\n" + self.formatException(record.exc_info)
-        return line
+            line += "\n" + redact(self.formatException(record.exc_info))
+        return mask_credentials(line)
 
 
 def configure_logging(level: str = "INFO", fmt: str = "json") -> None:

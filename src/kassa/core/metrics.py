@@ -32,3 +32,9 @@ jobs_run = Counter(
     ["name", "outcome"],
     registry=REGISTRY,
 )
+http_problems = Counter(
+    "kassa_http_problems_total",
+    "Problem responses (refusals and failures) by status and error code.",
+    ["status", "code"],
+    registry=REGISTRY,
+)

@@ -8,17 +8,18 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from kassa.core.currencies import exponent, is_currency
+from kassa.core.error_catalog import AMOUNT_TOO_LARGE, CURRENCY_MISMATCH, INVALID_CURRENCY
 from kassa.core.errors import InvalidMoney
 
-_DECIMAL_RE = re.compile(r"^-?\d+(\.\d+)?$")
+# ASCII digits only, nothing around them: "١٠" or " 1.00" is not an amount a client meant.
+_DECIMAL_RE = re.compile(r"-?[0-9]+(\.[0-9]+)?")
 
 
 def normalize_currency(code: str) -> str:
     """Upper-case ``code`` and check it is an ISO 4217 currency."""
     if not isinstance(code, str) or not is_currency(code.upper()):
-        raise InvalidMoney(
+        raise INVALID_CURRENCY(
             f"Unknown currency {code!r}; use an ISO 4217 code such as USD.",
-            code="invalid_currency",
             param="currency",
         )
     return code.upper()
@@ -49,11 +50,12 @@ class Money:
         Refuses floats, exponents, and more decimals than the currency has.
         """
         code = normalize_currency(currency)
-        if not isinstance(value, str) or not _DECIMAL_RE.match(value.strip()):
+        if not isinstance(value, str) or not _DECIMAL_RE.fullmatch(value):
             raise InvalidMoney(
-                f'Amount {value!r} must be a decimal string like "100.00".', param="value"
+                f'Amount {value!r} must be a decimal string of ASCII digits like "100.00".',
+                param="value",
             )
-        text = value.strip()
+        text = value
         places = exponent(code)
         decimals = len(text.split(".", 1)[1]) if "." in text else 0
         if decimals > places:
@@ -68,9 +70,8 @@ class Money:
         minor = int(scaled)
         if abs(minor) > MAX_MINOR:
             limit = cls(MAX_MINOR, code).to_decimal_string()
-            raise InvalidMoney(
+            raise AMOUNT_TOO_LARGE(
                 f"Amounts are limited to {limit} {code}; got {text!r}.",
-                code="amount_too_large",
                 param="value",
             )
         return cls(minor, code)
@@ -95,9 +96,7 @@ class Money:
         if not isinstance(other, Money):
             raise TypeError("Money only combines with Money.")
         if other.currency != self.currency:
-            raise InvalidMoney(
-                f"Cannot combine {self.currency} and {other.currency}.", code="currency_mismatch"
-            )
+            raise CURRENCY_MISMATCH(f"Cannot combine {self.currency} and {other.currency}.")
 
     def __add__(self, other: Money) -> Money:
         self._same(other)

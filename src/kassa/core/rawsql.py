@@ -9,7 +9,8 @@ ordered bind processors SQLAlchemy itself would apply (JSON encoding, UTC dateti
 A single statement is atomic on its own, so a statement of data-modifying CTEs is a whole
 transaction in one round trip.
 
-Everything else keeps using sessions: this is for a handful of fixed-shape statements.
+Used for the API-key lookup, the Idempotency-Key claim and the change sets ``core.executor``
+commits; other statements keep using sessions.
 """
 
 from __future__ import annotations
@@ -117,6 +118,11 @@ async def driver_connection(engine: AsyncEngine) -> AsyncIterator[Any]:
 async def fetchrow(engine: AsyncEngine, raw: RawStatement, params: Mapping[str, Any]) -> Any:
     async with driver_connection(engine) as conn:
         return await conn.fetchrow(raw.sql, *raw.args(params))
+
+
+async def fetch(engine: AsyncEngine, raw: RawStatement, params: Mapping[str, Any]) -> list[Any]:
+    async with driver_connection(engine) as conn:
+        return list(await conn.fetch(raw.sql, *raw.args(params)))
 
 
 async def fetchval(engine: AsyncEngine, raw: RawStatement, params: Mapping[str, Any]) -> Any:

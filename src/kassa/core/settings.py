@@ -8,14 +8,14 @@ keys in lower case without the ``KASSA_`` prefix: ``database_url: postgresql://.
 
 from __future__ import annotations
 
-import os
+import contextlib
 import secrets
+from decimal import Decimal
 from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-import yaml
-from pydantic import AliasChoices, Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import (
     BaseSettings,
     NoDecode,
@@ -23,39 +23,19 @@ from pydantic_settings import (
     SettingsConfigDict,
 )
 
+from kassa.core.chain_settings import ChainSettings, TokenSettings
 from kassa.core.errors import ConfigurationError
+from kassa.core.payout_settings import PAYOUT_ONLY_PROVIDERS, PayoutSettings
+from kassa.core.payout_settings import alias as _alias
+from kassa.core.private_files import write_private
+from kassa.core.settings_yaml import YamlSource
 
 Mode = Literal["development", "production"]
 
-
-def _alias(*names: str) -> AliasChoices:
-    return AliasChoices(*names)
+__all__ = ["ChainSettings", "Settings", "TokenSettings", "get_settings"]
 
 
-class _YamlSource(PydanticBaseSettingsSource):
-    """Reads the optional YAML file; keys are field names (``database_url``)."""
-
-    def __init__(self, settings_cls: type[BaseSettings]) -> None:
-        super().__init__(settings_cls)
-        path = Path(os.environ.get("KASSA_CONFIG_FILE", "kassa.yaml"))
-        self._data: dict[str, Any] = {}
-        if path.is_file():
-            loaded = yaml.safe_load(path.read_text()) or {}
-            if not isinstance(loaded, dict):
-                raise ConfigurationError(f"{path} must hold a mapping of settings.")
-            self._data = {str(k).lower(): v for k, v in loaded.items()}
-        elif "KASSA_CONFIG_FILE" in os.environ:
-            raise ConfigurationError(f"KASSA_CONFIG_FILE points at {path}, which does not exist.")
-
-    def get_field_value(self, field: Any, field_name: str) -> tuple[Any, str, bool]:
-        return self._data.get(field_name), field_name, False
-
-    def __call__(self) -> dict[str, Any]:
-        known = set(self.settings_cls.model_fields)
-        return {k: v for k, v in self._data.items() if k in known}
-
-
-class Settings(BaseSettings):
+class Settings(PayoutSettings):
     model_config = SettingsConfigDict(extra="ignore", populate_by_name=True)
 
     # -- process ------------------------------------------------------------------------------
@@ -99,6 +79,38 @@ class Settings(BaseSettings):
     rate_limit_burst: float = Field(2.0, ge=1, validation_alias=_alias("KASSA_RATE_LIMIT_BURST"))
     user_token_ttl_seconds: int = Field(
         3600, ge=60, validation_alias=_alias("KASSA_USER_TOKEN_TTL_SECONDS")
+    )
+    # -- sign-in throttling (accounts/login_throttle.py) ---------------------------------------
+    login_max_failures: int = Field(
+        5,
+        ge=1,
+        validation_alias=_alias("KASSA_LOGIN_MAX_FAILURES"),
+        description="Failed sign-ins for one email within the window before it is locked.",
+    )
+    login_max_failures_per_ip: int = Field(
+        20,
+        ge=1,
+        validation_alias=_alias("KASSA_LOGIN_MAX_FAILURES_PER_IP"),
+        description="Failed sign-ins from one client address within the window before it is "
+        "locked.",
+    )
+    login_failure_window_seconds: float = Field(
+        900.0,
+        gt=0,
+        validation_alias=_alias("KASSA_LOGIN_FAILURE_WINDOW_SECONDS"),
+        description="Failures are counted from the first one for this long, then forgotten.",
+    )
+    login_lockout_seconds: float = Field(
+        60.0,
+        gt=0,
+        validation_alias=_alias("KASSA_LOGIN_LOCKOUT_SECONDS"),
+        description="The first lockout; each next one of the same email or address doubles.",
+    )
+    login_lockout_max_seconds: float = Field(
+        3600.0,
+        gt=0,
+        validation_alias=_alias("KASSA_LOGIN_LOCKOUT_MAX_SECONDS"),
+        description="The longest lockout.",
     )
     idempotency_ttl_hours: float = Field(
         24.0, gt=0, validation_alias=_alias("KASSA_IDEMPOTENCY_TTL_HOURS")
@@ -148,6 +160,42 @@ class Settings(BaseSettings):
         86400.0, ge=0, validation_alias=_alias("KASSA_WEBHOOK_SECRET_GRACE_SECONDS")
     )
 
+    # -- inbound provider webhooks (webhooks/inbound) --------------------------------------------
+    inbound_webhook_tolerance_seconds: float = Field(
+        300.0,
+        gt=0,
+        validation_alias=_alias("KASSA_INBOUND_WEBHOOK_TOLERANCE_SECONDS"),
+        description="How far a signed timestamp (Stripe t=, PayPal transmission time) may be "
+        "from now; older or newer deliveries are refused as stale.",
+    )
+    inbound_webhook_max_body_bytes: int = Field(
+        1_048_576, ge=1024, validation_alias=_alias("KASSA_INBOUND_WEBHOOK_MAX_BODY_BYTES")
+    )
+    paypal_webhook_verify: Literal["local", "api"] = Field(
+        "local",
+        validation_alias=_alias("KASSA_PAYPAL_WEBHOOK_VERIFY"),
+        description="local: check the transmission signature with PayPal's certificate; api: "
+        "ask PayPal's verify-webhook-signature API.",
+    )
+    paypal_cert_hosts: str = Field(
+        "api.paypal.com,api-m.paypal.com,api.sandbox.paypal.com,api-m.sandbox.paypal.com",
+        validation_alias=_alias("KASSA_PAYPAL_CERT_HOSTS"),
+        description="Where PAYPAL-CERT-URL may point (comma-separated): host names (HTTPS), "
+        "or origins such as http://127.0.0.1:8123 (tests).",
+    )
+    inbound_invalid_signature_alert_threshold: int = Field(
+        20,
+        ge=1,
+        validation_alias=_alias("KASSA_INBOUND_INVALID_SIGNATURE_ALERT_THRESHOLD"),
+        description="Invalid signatures for one webhook URL within the window that alert its "
+        "admins by email (at most one alert per window).",
+    )
+    inbound_invalid_signature_alert_window_seconds: float = Field(
+        300.0,
+        gt=0,
+        validation_alias=_alias("KASSA_INBOUND_INVALID_SIGNATURE_ALERT_WINDOW_SECONDS"),
+    )
+
     # -- email (notify) ------------------------------------------------------------------------
     smtp_host: str | None = Field(None, validation_alias=_alias("KASSA_SMTP_HOST"))
     smtp_port: int = Field(587, ge=1, le=65535, validation_alias=_alias("KASSA_SMTP_PORT"))
@@ -155,22 +203,6 @@ class Settings(BaseSettings):
     smtp_password: SecretStr | None = Field(None, validation_alias=_alias("KASSA_SMTP_PASSWORD"))
     smtp_from: str = Field("kassa@localhost", validation_alias=_alias("KASSA_SMTP_FROM"))
     smtp_starttls: bool = Field(True, validation_alias=_alias("KASSA_SMTP_STARTTLS"))
-
-    # -- providers (names from the seed documents) --------------------------------------------
-    payment_provider: str = Field("mock", validation_alias=_alias("PAYMENT_PROVIDER"))
-    payment_batch_size: int = Field(100, ge=1, validation_alias=_alias("PAYMENT_BATCH_SIZE"))
-    payment_minimum_threshold: str = Field(
-        "50.00", validation_alias=_alias("PAYMENT_MINIMUM_THRESHOLD")
-    )
-    rise_environment: Literal["sandbox", "production"] = Field(
-        "sandbox", validation_alias=_alias("RISE_ENVIRONMENT")
-    )
-    rise_api_base_url: str | None = Field(None, validation_alias=_alias("RISE_API_BASE_URL"))
-    rise_company_id: str | None = Field(None, validation_alias=_alias("RISE_COMPANY_ID"))
-    rise_wallet_address: str | None = Field(None, validation_alias=_alias("RISE_WALLET_ADDRESS"))
-    rise_wallet_private_key: SecretStr | None = Field(
-        None, validation_alias=_alias("RISE_WALLET_PRIVATE_KEY")
-    )
 
     # -- pay-ins: providers, resilience, reconciliation ----------------------------------------
     providers_enabled: str = Field(
@@ -198,6 +230,119 @@ class Settings(BaseSettings):
     reconcile_after_seconds: float = Field(
         120.0, gt=0, validation_alias=_alias("KASSA_RECONCILE_AFTER_SECONDS")
     )
+    action_confirm_after_seconds: float = Field(
+        900.0,
+        gt=0,
+        validation_alias=_alias("KASSA_ACTION_CONFIRM_AFTER_SECONDS"),
+        description="Reconciliation confirms a payment waiting this long for the customer.",
+    )
+    action_expires_after_seconds: float = Field(
+        86400.0,
+        gt=0,
+        validation_alias=_alias("KASSA_ACTION_EXPIRES_AFTER_SECONDS"),
+        description="A payment still waiting for the customer this long after its creation "
+        "is abandoned: canceled at the provider.",
+    )
+    # -- the install's default credentials per provider (accounts may bring their own) -------
+    stripe_secret_key: SecretStr | None = Field(
+        None,
+        validation_alias=_alias("KASSA_STRIPE_SECRET_KEY"),
+        description="sk_test_... or sk_live_...",
+    )
+    stripe_webhook_secret: SecretStr | None = Field(
+        None,
+        validation_alias=_alias("KASSA_STRIPE_WEBHOOK_SECRET"),
+        description="whsec_... signing secrets, comma-separated (several during a rotation).",
+    )
+    stripe_api_base: str | None = Field(None, validation_alias=_alias("KASSA_STRIPE_API_BASE"))
+    paypal_client_id: str | None = Field(None, validation_alias=_alias("KASSA_PAYPAL_CLIENT_ID"))
+    paypal_client_secret: SecretStr | None = Field(
+        None, validation_alias=_alias("KASSA_PAYPAL_CLIENT_SECRET")
+    )
+    paypal_webhook_id: str | None = Field(None, validation_alias=_alias("KASSA_PAYPAL_WEBHOOK_ID"))
+    paypal_environment: Literal["sandbox", "live"] = Field(
+        "sandbox", validation_alias=_alias("KASSA_PAYPAL_ENVIRONMENT")
+    )
+    paypal_api_base: str | None = Field(None, validation_alias=_alias("KASSA_PAYPAL_API_BASE"))
+    braintree_merchant_id: str | None = Field(
+        None, validation_alias=_alias("KASSA_BRAINTREE_MERCHANT_ID")
+    )
+    braintree_public_key: str | None = Field(
+        None, validation_alias=_alias("KASSA_BRAINTREE_PUBLIC_KEY")
+    )
+    braintree_private_key: SecretStr | None = Field(
+        None, validation_alias=_alias("KASSA_BRAINTREE_PRIVATE_KEY")
+    )
+    braintree_environment: Literal["sandbox", "production"] = Field(
+        "sandbox", validation_alias=_alias("KASSA_BRAINTREE_ENVIRONMENT")
+    )
+    braintree_api_base: str | None = Field(
+        None,
+        validation_alias=_alias("KASSA_BRAINTREE_API_BASE"),
+        description="Another gateway URL than the environment's (tests: a stand-in).",
+    )
+    # -- stablecoins: the EVM chains and token contracts kassa watches -----------------------
+    chains: dict[str, ChainSettings] = Field(
+        default_factory=dict,
+        validation_alias=_alias("KASSA_CHAINS"),
+        description="Per chain key: chain_id, rpc_urls, confirmations, tokens (JSON in the env).",
+    )
+    payment_session_expiry_seconds: int = Field(
+        7 * 86400,
+        ge=60,
+        validation_alias=_alias("KASSA_PAYMENT_SESSION_EXPIRY_SECONDS"),
+        description="How long a payment session waits to be paid unless it says (seed: 7 days).",
+    )
+    chain_rpc_timeout_seconds: float = Field(
+        10.0, gt=0, validation_alias=_alias("KASSA_CHAIN_RPC_TIMEOUT_SECONDS")
+    )
+    chain_node_max_lag_blocks: int = Field(
+        5,
+        ge=0,
+        validation_alias=_alias("KASSA_CHAIN_NODE_MAX_LAG_BLOCKS"),
+        description="A node this many blocks behind the highest one is not used.",
+    )
+    # -- stablecoin refunds: the hot wallet they are sent from ------------------------------
+    hot_wallet_private_key: SecretStr | None = Field(
+        None,
+        validation_alias=_alias("KASSA_HOT_WALLET_PRIVATE_KEY"),
+        description="The refund wallet's key (0x + 64 hex digits); or KASSA_HOT_WALLET_KEY_FILE.",
+    )
+    hot_wallet_key_file: Path | None = Field(
+        None,
+        validation_alias=_alias("KASSA_HOT_WALLET_KEY_FILE"),
+        description="A key file written by `kassa chain hot-wallet import` (KASSA_SECRET_KEY).",
+    )
+    refund_max_fee_gwei: Decimal = Field(
+        Decimal(200),
+        gt=0,
+        validation_alias=_alias("KASSA_REFUND_MAX_FEE_GWEI"),
+        description="Refunds wait while the base fee (plus tip) is above this many gwei.",
+    )
+    refund_stuck_blocks: int = Field(
+        20,
+        ge=1,
+        validation_alias=_alias("KASSA_REFUND_STUCK_BLOCKS"),
+        description="A refund not mined after this many blocks is re-sent with a higher fee.",
+    )
+    hot_wallet_low_token_usd: Decimal = Field(
+        Decimal(1000),
+        ge=0,
+        validation_alias=_alias("KASSA_HOT_WALLET_LOW_TOKEN_USD"),
+        description="Alert when the hot wallet holds less of a token (seed 002: $1,000).",
+    )
+    hot_wallet_low_gas_ether: Decimal = Field(
+        Decimal("0.05"),
+        ge=0,
+        validation_alias=_alias("KASSA_HOT_WALLET_LOW_GAS_ETHER"),
+        description="Alert when the hot wallet's native balance (for gas) is below this.",
+    )
+    chain_down_alert_seconds: int = Field(
+        300,
+        ge=0,
+        validation_alias=_alias("KASSA_CHAIN_DOWN_ALERT_SECONDS"),
+        description="Alert the admins when every node of a chain is down this long.",
+    )
     mock_failure_rate: float = Field(0.0, ge=0, le=1, validation_alias=_alias("MOCK_FAILURE_RATE"))
     mock_payment_delay: float = Field(0.0, ge=0, validation_alias=_alias("MOCK_PAYMENT_DELAY"))
 
@@ -217,7 +362,7 @@ class Settings(BaseSettings):
         dotenv_settings: PydanticBaseSettingsSource,
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
-        return (init_settings, env_settings, _YamlSource(settings_cls), file_secret_settings)
+        return (init_settings, env_settings, YamlSource(settings_cls), file_secret_settings)
 
     # -- derived ------------------------------------------------------------------------------
     @property
@@ -234,6 +379,12 @@ class Settings(BaseSettings):
         if url.startswith("sqlite:///"):
             return "sqlite+aiosqlite:///" + url[len("sqlite:///") :]
         return url
+
+    @property
+    def payin_default_provider(self) -> str:
+        """PAYMENT_PROVIDER as pay-ins read it. ``rise`` pays out only: seed 000's
+        ``PAYMENT_PROVIDER=rise`` chooses payouts, and pay-ins keep their default (mock)."""
+        return "mock" if self.payment_provider in PAYOUT_ONLY_PROVIDERS else self.payment_provider
 
     @property
     def effective_log_format(self) -> str:
@@ -254,9 +405,9 @@ class Settings(BaseSettings):
             )
         path = self.var_dir / "secret_key"
         if not path.exists():
-            self.var_dir.mkdir(parents=True, exist_ok=True)
-            path.write_text(secrets.token_urlsafe(48))
-            path.chmod(0o600)
+            # Private from its first byte; if another process was first, its key is kept.
+            with contextlib.suppress(FileExistsError):
+                write_private(path, secrets.token_urlsafe(48), exclusive=True)
         return path.read_text().strip().encode()
 
 

@@ -5,12 +5,23 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import timedelta
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import Select, delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from kassa.core import audit, clock
-from kassa.core.errors import Conflict, NotFound
+from kassa.core.errors import NotFound
+from kassa.jobs.errors import JOB_NOT_DEAD
 from kassa.jobs.models import DEAD, QUEUED, SUCCEEDED, Job
+
+
+def jobs_query(*, status: str | None = None, name: str | None = None) -> Select[Job]:
+    """Jobs, filtered; the API pages it by id (newest first)."""
+    query = select(Job)
+    if status:
+        query = query.where(Job.status == status)
+    if name:
+        query = query.where(Job.name == name)
+    return query
 
 
 async def list_jobs(
@@ -19,16 +30,9 @@ async def list_jobs(
     status: str | None = None,
     name: str | None = None,
     limit: int = 20,
-    starting_after: str | None = None,
 ) -> Sequence[Job]:
-    """Newest first, cursor-paginated by id."""
-    query = select(Job).order_by(Job.id.desc()).limit(limit)
-    if status:
-        query = query.where(Job.status == status)
-    if name:
-        query = query.where(Job.name == name)
-    if starting_after:
-        query = query.where(Job.id < starting_after)
+    """The newest ``limit`` jobs."""
+    query = jobs_query(status=status, name=name).order_by(Job.id.desc()).limit(limit)
     return (await session.scalars(query)).all()
 
 
@@ -43,9 +47,7 @@ async def retry_dead(session: AsyncSession, job_id: str) -> Job:
     """Queue a dead job again with a fresh set of attempts."""
     job = await get_job(session, job_id)
     if job.status != DEAD:
-        raise Conflict(
-            f"Job {job_id} is {job.status}; only dead jobs can be retried.", code="job_not_dead"
-        )
+        raise JOB_NOT_DEAD(f"Job {job_id} is {job.status}; only dead jobs can be retried.")
     before = {"status": job.status, "attempts": job.attempts}
     now = clock.now()
     job.status, job.attempts, job.run_at, job.updated_at, job.finished_at = (

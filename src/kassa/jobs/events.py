@@ -11,33 +11,49 @@ from __future__ import annotations
 import fnmatch
 from typing import Any
 
-from sqlalchemy.ext.asyncio import AsyncSession
-
 from kassa.core import clock, context
+from kassa.core.changes import Writes
 from kassa.core.ids import new_id
 from kassa.jobs.catalog import is_declared
 from kassa.jobs.models import Event
 from kassa.jobs.outbox import enqueue
 
-_subscriptions: list[tuple[str, str]] = []
+
+class Subscriptions:
+    """Which job runs for which event type: patterns (``payment.*``, ``*``) -> job names."""
+
+    def __init__(self) -> None:
+        self._pairs: list[tuple[str, str]] = []
+
+    def subscribe(self, pattern: str, job_name: str) -> None:
+        if (pattern, job_name) not in self._pairs:
+            self._pairs.append((pattern, job_name))
+
+    def subscribers(self, event_type: str) -> list[str]:
+        return [job for pattern, job in self._pairs if fnmatch.fnmatchcase(event_type, pattern)]
+
+
+_current = Subscriptions()  # the process's, filled by the composition root
+
+
+def install(subscriptions: Subscriptions) -> Subscriptions:
+    """Make ``subscriptions`` the process's (a test's own); returns the previous ones."""
+    global _current
+    previous, _current = _current, subscriptions
+    return previous
 
 
 def subscribe(pattern: str, job_name: str) -> None:
     """Run job ``job_name`` with ``{"event_id": ...}`` for every event matching ``pattern``."""
-    if (pattern, job_name) not in _subscriptions:
-        _subscriptions.append((pattern, job_name))
+    _current.subscribe(pattern, job_name)
 
 
 def subscribers(event_type: str) -> list[str]:
-    return [job for pattern, job in _subscriptions if fnmatch.fnmatchcase(event_type, pattern)]
-
-
-def clear_subscriptions() -> None:
-    _subscriptions.clear()
+    return _current.subscribers(event_type)
 
 
 def emit(
-    session: AsyncSession,
+    session: Writes,
     event_type: str,
     data: dict[str, Any],
     *,

@@ -5,9 +5,8 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy.ext.asyncio import AsyncSession
-
 from kassa.core import clock
+from kassa.core.changes import Writes
 from kassa.core.ids import new_id
 from kassa.jobs.models import QUEUED, Job
 from kassa.jobs.registry import JOBS
@@ -16,7 +15,7 @@ DEFAULT_MAX_ATTEMPTS = 10
 
 
 def enqueue(
-    session: AsyncSession,
+    session: Writes,
     name: str,
     args: dict[str, Any] | None = None,
     *,
@@ -24,7 +23,8 @@ def enqueue(
     delay: timedelta | None = None,
     max_attempts: int | None = None,
 ) -> Job:
-    """Add job ``name`` to the caller's transaction; it runs once that transaction commits."""
+    """Add job ``name`` to the caller's transaction (a session or a change set); it runs once
+    that commits."""
     now = clock.now()
     spec = JOBS.get(name)
     attempts = max_attempts or (spec.max_attempts if spec else None) or DEFAULT_MAX_ATTEMPTS

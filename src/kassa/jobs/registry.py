@@ -33,6 +33,9 @@ class JobContext:
     max_attempts: int
     session: AsyncSession
     sessions: async_sessionmaker[AsyncSession]
+    # Tells this worker to claim now rather than at its next poll: for a handler that has
+    # committed jobs of its own (on its own sessions) and is not done yet.
+    wake: Callable[[], None] = lambda: None
 
 
 Handler = Callable[[JobContext], Awaitable[None]]
@@ -121,23 +124,6 @@ class JobRegistry:
 JOBS = JobRegistry()
 
 
-def register_job(
-    name: str,
-    handler: Handler,
-    *,
-    max_attempts: int | None = None,
-    timeout_seconds: float = 300.0,
-    backoff: Callable[[int], timedelta] = default_backoff,
-    batch: BatchHandler | None = None,
-    batch_size: int = 16,
-) -> None:
-    """Register ``handler`` process-wide (the composition root calls this at start-up)."""
-    JOBS.register(
-        name,
-        handler,
-        max_attempts=max_attempts,
-        timeout_seconds=timeout_seconds,
-        backoff=backoff,
-        batch=batch,
-        batch_size=batch_size,
-    )
+# Register a handler process-wide (the composition root calls this at start-up); the same
+# parameters as JobRegistry.register, because it is that method.
+register_job = JOBS.register

@@ -147,39 +147,38 @@ async def postpone(
     session: AsyncSession, job: ClaimedJob, worker_id: str, reason: str, delay: timedelta
 ) -> None:
     """Put a job back for later without counting the attempt (e.g. no handler here yet)."""
-    now = clock.now()
-    await session.execute(
-        update(_jobs)
-        .where(_owned(many=False))
-        .values(
-            status=QUEUED,
-            locked_by=None,
-            lease_until=None,
-            run_at=now + delay,
-            updated_at=now,
-            attempts=_c.attempts - 1,
-            last_error=reason[:4000],
-        ),
-        {"job_id": job.id, "worker": worker_id},
-    )
+    await _hand_back(session, [job.id], worker_id, delay=delay, reason=reason)
 
 
 async def release(session: AsyncSession, job_ids: list[str], worker_id: str) -> int:
     """Give unfinished jobs back (graceful shutdown); the interrupted attempt does not count."""
+    return await _hand_back(session, job_ids, worker_id, delay=timedelta(0))
+
+
+async def _hand_back(
+    session: AsyncSession,
+    job_ids: list[str],
+    worker_id: str,
+    *,
+    delay: timedelta,
+    reason: str | None = None,
+) -> int:
+    """Queue jobs this worker holds again in ``delay``, their attempt not counted."""
     if not job_ids:
         return 0
     now = clock.now()
+    values: dict[str, Any] = {
+        "status": QUEUED,
+        "locked_by": None,
+        "lease_until": None,
+        "run_at": now + delay,
+        "updated_at": now,
+        "attempts": _c.attempts - 1,
+    }
+    if reason is not None:
+        values["last_error"] = reason[:4000]
     result = await session.execute(
-        update(_jobs)
-        .where(_owned(many=True))
-        .values(
-            status=QUEUED,
-            locked_by=None,
-            lease_until=None,
-            run_at=now,
-            updated_at=now,
-            attempts=_c.attempts - 1,
-        ),
+        update(_jobs).where(_owned(many=True)).values(**values),
         {"ids": job_ids, "worker": worker_id},
     )
     return int(result.rowcount)  # type: ignore[attr-defined]

@@ -208,8 +208,7 @@ class Worker:
             log.exception("job bookkeeping failed", extra={"job_id": job.id})
         finally:
             self._running.pop(job.id, None)
-            if self.concurrency - len(self._running) >= self.refill or not self._running:
-                self._wake.set()
+            self._slots_freed()
 
     async def _run_batch(self, spec: JobSpec, jobs: list[store.ClaimedJob]) -> None:
         context.set_context(context.RequestContext(request_id=jobs[0].id, actor=f"job:{spec.name}"))
@@ -223,8 +222,12 @@ class Worker:
             for job in jobs:
                 if self._running.get(job.id) is this:  # not a job left to run on its own
                     del self._running[job.id]
-            if self.concurrency - len(self._running) >= self.refill or not self._running:
-                self._wake.set()
+            self._slots_freed()
+
+    def _slots_freed(self) -> None:
+        """Wake the claim loop once enough slots are free to be worth a claim (or none run)."""
+        if self.concurrency - len(self._running) >= self.refill or not self._running:
+            self._wake.set()
 
     async def _execute_guarded(self, job: store.ClaimedJob) -> None:
         try:
@@ -247,23 +250,10 @@ class Worker:
                 async with asyncio.timeout(spec.timeout_seconds):
                     alone = dict(await spec.batch(ctx) or {})
                 ids = [job.id for job in jobs if job.id not in alone]
-                if session.new or session.dirty or session.deleted:
-                    await session.flush()
-                claimed: list[store.ClaimedJob] = []
-                if session.in_transaction():
-                    if await store.mark_succeeded(session, ids, self.id) != len(ids):
-                        # Some lease ran out and another worker has that job: undo it all;
-                        # run alone, each job we still hold is finished on its own.
-                        await session.rollback()
-                        log.warning("lost a lease in a batch", extra={"job_id": ids[0]})
-                        return False
-                    if len(ids) >= self.refill and not (self._stop and self._stop.is_set()):
-                        # Refill the slots this batch frees in its own transaction: saves the
-                        # claim's BEGIN and COMMIT round trips, a fifth of a batch's.
-                        claimed = await store.claim(session, self.id, len(ids), self.lease)
-                    await session.commit()
-                else:
-                    self._done.extend(ids)
+                claimed = await self._finish(session, ids, refill=True)
+                if claimed is None:
+                    # Run alone, each job we still hold is finished on its own.
+                    return False
             except Exception as exc:
                 await session.rollback()
                 log.warning(
@@ -293,24 +283,20 @@ class Worker:
             return
         async with self.sessions() as session:
             ctx = JobContext(
-                job.id, job.name, job.args, job.attempts, job.max_attempts, session, self.sessions
+                job.id,
+                job.name,
+                job.args,
+                job.attempts,
+                job.max_attempts,
+                session,
+                self.sessions,
+                self._wake.set,
             )
             try:
                 async with asyncio.timeout(spec.timeout_seconds):
                     await (handler or spec.handler)(ctx)
-                # Objects only added (enqueue, emit) have not begun a transaction yet: they
-                # must be written with the job's completion, not dropped with the session.
-                if session.new or session.dirty or session.deleted:
-                    await session.flush()
-                if session.in_transaction():
-                    if await store.mark_succeeded(session, [job.id], self.id) == 1:
-                        await session.commit()
-                    else:  # our lease ran out and another worker has it: undo our writes
-                        await session.rollback()
-                        log.warning("lost the lease; rolled back", extra={"job_id": job.id})
-                        return
-                else:
-                    self._done.append(job.id)
+                if await self._finish(session, [job.id]) is None:
+                    return
                 jobs_run.labels(job.name, "succeeded").inc()
                 return
             except Retry as retry:
@@ -334,6 +320,32 @@ class Worker:
                     },
                 )
         await self._fail(job, error, delay if job.attempts < job.max_attempts else None)
+
+    async def _finish(
+        self, session: AsyncSession, ids: list[str], *, refill: bool = False
+    ) -> list[store.ClaimedJob] | None:
+        """Mark the jobs ``ids`` succeeded in the transaction of what their handler wrote, so
+        both commit as one; jobs that wrote nothing are finished with the next claim instead.
+        With ``refill``, claims jobs for the slots they free in the same transaction. None
+        (everything undone) when a lease ran out and another worker has one of the jobs."""
+        # Objects only added (enqueue, emit) have not begun a transaction yet: they must be
+        # written with the jobs' completion, not dropped with the session.
+        if session.new or session.dirty or session.deleted:
+            await session.flush()
+        if not session.in_transaction():
+            self._done.extend(ids)
+            return []
+        if await store.mark_succeeded(session, ids, self.id) != len(ids):
+            await session.rollback()
+            log.warning("lost a lease; rolled back", extra={"job_id": ids[0]})
+            return None
+        claimed: list[store.ClaimedJob] = []
+        if refill and len(ids) >= self.refill and not (self._stop and self._stop.is_set()):
+            # Refill the slots these jobs free in their own transaction: saves the claim's
+            # BEGIN and COMMIT round trips, a fifth of a batch's.
+            claimed = await store.claim(session, self.id, len(ids), self.lease)
+        await session.commit()
+        return claimed
 
     async def _fail(self, job: store.ClaimedJob, error: str, retry_in: timedelta | None) -> None:
         async with transaction(self.sessions) as session:

@@ -1,12 +1,15 @@
-"""Creating and confirming a payment, crash-safe.
+"""Creating and confirming a payment, crash-safe, in the three steps of every provider call.
 
-1. ``prepare`` (one transaction): validate, insert the payment (``pending`` -> ``processing``,
-   with the provider idempotency key), emit and audit. The caller commits: the intent is on disk.
-2. ``authorize`` (no transaction): call the provider(s) with that key.
-3. ``record`` (a new transaction): store the attempts and the outcome.
+1. ``intend``: validate, and commit the payment (``pending`` -> ``processing``, with the
+   provider idempotency key) with its events and audit entries: the intent is on disk.
+2. ``call``: call the provider(s) with that key, outside any transaction.
+3. ``settle``: commit the attempts and the outcome (``settle_authorization``), guarded: only
+   a payment still processing its authorization changes.
 
 If the process dies between 1 and 3, the payment stays ``processing`` and reconciliation asks
-the provider with the same key (``reconcile.py``), so it is settled without a second charge.
+the provider with the same key and settles it with the same ``settle_authorization``
+(``reconcile.py``), so it is settled without a second charge. Each step that writes describes
+a change set that ``core.executor`` commits.
 """
 
 from __future__ import annotations
@@ -19,17 +22,33 @@ from typing import Protocol
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from kassa.core import clock
-from kassa.core.db import transaction
-from kassa.core.errors import InvalidMoney, InvalidRequest
+from kassa.core import clock, executor
+from kassa.core.changes import ChangeSet, RowUpdate, Writes
 from kassa.core.ids import new_id
 from kassa.core.money import Money
-from kassa.payins import fastpath, lifecycle
-from kassa.payins.errors import PaymentDeclined, ProviderUnavailable
-from kassa.payins.gateway import Outcome, call_with_failover
+from kassa.payins import lifecycle
+from kassa.payins.errors import (
+    AMOUNT_MUST_BE_POSITIVE,
+    CARD_DECLINED,
+    PARAMETER_MISSING,
+    PAYMENT_METHOD_CUSTOMER_MISMATCH,
+    PAYMENT_METHOD_UNUSABLE,
+    PROVIDER_UNAVAILABLE,
+    PaymentDeclined,
+    ProviderUnavailable,
+    refused_by_provider,
+)
+from kassa.payins.gateway import Outcome, admit, call_with_failover, scope_of
 from kassa.payins.models import Customer, Payment, PaymentAttempt, PaymentMethod
-from kassa.payins.repository import attempts_for, created_by_request, get_owned, lock_payment
-from kassa.payins.state import FAILED, PENDING, PROCESSING, REQUIRES_CAPTURE, SUCCEEDED
+from kassa.payins.repository import attempts_for, created_by_request, get_owned, get_payment
+from kassa.payins.state import (
+    FAILED,
+    PENDING,
+    PROCESSING,
+    REQUIRES_ACTION,
+    REQUIRES_CAPTURE,
+    SUCCEEDED,
+)
 from kassa.payins.views import payment_json
 from kassa.providers.base import (
     ChargeRequest,
@@ -54,20 +73,22 @@ class NewPayment:
     metadata: dict[str, str] = field(default_factory=dict)
     capture: bool = True
     provider: str | None = None
+    return_url: str | None = None  # checked by the caller (``return_urls.check_return_url``)
     request_key: str | None = None  # the API Idempotency-Key, when the request had one
     resumes_since: datetime | None = None  # an earlier attempt with that key died mid-way
 
 
 class ResponseStore(Protocol):
-    """The API's stored answer to the request, written with the payment's result (one
-    statement on PostgreSQL) when the caller gives one."""
+    """The API's stored answer to the request, written with the payment's result (it rides
+    along with the result's change set) when the caller gives one."""
 
-    def change_for(self, view: dict[str, object]) -> fastpath.GuardedUpdate: ...
+    def change_for(self, view: dict[str, object]) -> RowUpdate: ...
 
     def stored(self) -> None: ...
 
     def intent_committed(self) -> None:
-        """A payment now exists for this request: from here on a retry must resume it."""
+        """A payment now exists for this request: from here on its outcome is remembered
+        (a decline too) and a retry resumes it. A refusal before this changed nothing."""
 
 
 def authorize_key(payment_id: str) -> str:
@@ -83,15 +104,19 @@ def charge_request(payment: Payment) -> ChargeRequest:
         customer_reference=payment.customer_id,
         description=payment.description,
         metadata=dict(payment.metadata_),
+        return_url=payment.return_url,
     )
 
 
-async def prepare(session: AsyncSession, *, new: NewPayment, registry: ProviderRegistry) -> Payment:
-    """Validate and insert the payment in ``processing``; nothing is written if this raises."""
+async def describe_intent(
+    step: executor.Unit, changes: Writes, *, new: NewPayment, registry: ProviderRegistry
+) -> Payment:
+    """Validate (reading through ``step.reads``, only if a saved method or a customer is
+    named: most payments read nothing) and describe the payment in ``processing``, with its
+    events and audit entries, in ``changes``; nothing is described if this raises."""
     if not new.amount.is_positive():
-        raise InvalidMoney(
+        raise AMOUNT_MUST_BE_POSITIVE(
             "The amount must be greater than zero.",
-            code="amount_must_be_positive",
             param="amount.value",
         )
     method: PaymentMethod | None = None
@@ -101,7 +126,7 @@ async def prepare(session: AsyncSession, *, new: NewPayment, registry: ProviderR
         method_id, token = token, None
     if method_id:
         method = await get_owned(
-            session,
+            step.reads,
             PaymentMethod,
             method_id,
             account_id=new.account_id,
@@ -109,16 +134,14 @@ async def prepare(session: AsyncSession, *, new: NewPayment, registry: ProviderR
             param="payment_method_id",
         )
         if method.detached_at is not None:
-            raise InvalidRequest(
+            raise PAYMENT_METHOD_UNUSABLE(
                 "This payment method was deleted.",
-                code="payment_method_unusable",
                 param="payment_method_id",
             )
         token = method.provider_token
     if not token:
-        raise InvalidRequest(
+        raise PARAMETER_MISSING(
             "Give payment_method_id or payment_method (a provider token such as pm_card_visa).",
-            code="parameter_missing",
             param="payment_method",
         )
     provider = new.provider or (method.provider if method else None) or registry.default
@@ -127,21 +150,25 @@ async def prepare(session: AsyncSession, *, new: NewPayment, registry: ProviderR
     if method is not None and method.customer_id:
         # A saved method belongs to its customer (as at Stripe): it pays for that one only.
         if customer_id and customer_id != method.customer_id:
-            raise InvalidRequest(
+            raise PAYMENT_METHOD_CUSTOMER_MISMATCH(
                 "This payment method is attached to another customer.",
-                code="payment_method_customer_mismatch",
                 param="payment_method_id",
             )
         customer_id = method.customer_id
     if customer_id:
         await get_owned(
-            session,
+            step.reads,
             Customer,
             customer_id,
             account_id=new.account_id,
             livemode=new.livemode,
             param="customer_id",
         )
+    # No credentials of the provider for this account and mode: refused, nothing written.
+    route = await registry.route(provider, scope_of(new))
+    # An open circuit refuses here, before anything is written; no await from here to
+    # ``created_at``, the moment of admission that the authorization call honours.
+    admit(registry, route)
     now = clock.now()
     payment_id = new_id("pay")
     payment = Payment(
@@ -172,39 +199,61 @@ async def prepare(session: AsyncSession, *, new: NewPayment, registry: ProviderR
         failure_code=None,
         failure_message=None,
         decline_code=None,
+        next_action=None,
+        return_url=new.return_url,
         canceled_at=None,
         created_at=now,
         updated_at=now,
     )
-    session.add(payment)
-    lifecycle.emit_created(session, payment)
-    lifecycle.transition(session, payment, PROCESSING)
+    changes.add(payment)
+    lifecycle.emit_created(changes, payment)
+    lifecycle.transition(changes, payment, PROCESSING)
     return payment
 
 
-async def authorize(registry: ProviderRegistry, payment: Payment) -> Outcome[ChargeResult]:
-    """Call the provider chain for ``payment`` (outside any transaction)."""
+async def intend(
+    sessions: async_sessionmaker[AsyncSession], *, new: NewPayment, registry: ProviderRegistry
+) -> Payment:
+    """Step 1: commit the payment's intent; returns the payment as committed."""
+    async with executor.unit(sessions) as step:
+        changes = ChangeSet()
+        payment = await describe_intent(step, changes, new=new, registry=registry)
+        await step.commit(changes)
+    return payment
+
+
+async def call(registry: ProviderRegistry, payment: Payment) -> Outcome[ChargeResult]:
+    """Step 2: call the provider chain for ``payment`` (outside any transaction)."""
     request = charge_request(payment)
     return await call_with_failover(
         registry,
-        registry.chain(payment.provider),
-        lambda name: lambda: registry.get(name).authorize(request),
+        payment.provider,
+        lambda provider: provider.authorize(request),
+        scope=scope_of(payment),
+        admitted_at=payment.created_at,
     )
 
 
 def apply_charge(
-    session: AsyncSession,
+    session: Writes,
     payment: Payment,
     result: ChargeResult,
     attempts: Sequence[PaymentAttempt],
 ) -> None:
+    """A provider's charge (authorized, captured, or waiting for the customer) applied to a
+    payment whose authorization or confirmation was in flight."""
     payment.provider = result.provider
     payment.provider_payment_id = result.provider_payment_id
     payment.pending_operation = None
+    payment.next_action = None
     if payment.method_type is None and result.method is not None:
         payment.method_type = result.method.type
         payment.method_details = result.method.to_json()
-    if result.status == "succeeded":
+    if result.status == "requires_action":
+        # Nothing is authorized until the customer acts (confirm.py finishes it).
+        payment.next_action = result.next_action.to_json() if result.next_action else None
+        lifecycle.transition(session, payment, REQUIRES_ACTION, attempts=attempts)
+    elif result.status == "succeeded":
         payment.amount_captured = result.amount_captured.minor
         lifecycle.transition(session, payment, SUCCEEDED, attempts=attempts)
     else:
@@ -213,7 +262,7 @@ def apply_charge(
 
 
 def apply_failure(
-    session: AsyncSession,
+    session: Writes,
     payment: Payment,
     *,
     code: str,
@@ -222,6 +271,7 @@ def apply_failure(
     attempts: Sequence[PaymentAttempt],
 ) -> None:
     payment.pending_operation = None
+    payment.next_action = None
     payment.failure_code = code
     payment.failure_message = message[:500]
     payment.decline_code = decline_code
@@ -229,7 +279,7 @@ def apply_failure(
 
 
 def _authorize_attempts(
-    session: AsyncSession, payment: Payment, outcome: Outcome[ChargeResult]
+    session: Writes, payment: Payment, outcome: Outcome[ChargeResult]
 ) -> list[PaymentAttempt]:
     return lifecycle.add_attempts(
         session,
@@ -237,33 +287,31 @@ def _authorize_attempts(
         operation="authorize",
         idempotency_key=payment.idempotency_key,
         records=outcome.records,
-        success="succeeded",
+        success=answered_outcome(outcome),
     )
 
 
-async def record(
-    session: AsyncSession, *, payment_id: str, outcome: Outcome[ChargeResult]
-) -> tuple[Payment, list[PaymentAttempt]]:
-    """Store the attempts and the provider's answer. A payment that something else settled
-    meanwhile (reconciliation) only gets the attempts."""
-    payment = await lock_payment(session, payment_id)
-    attempts = _authorize_attempts(session, payment, outcome)
-    if payment.status != PROCESSING or payment.pending_operation != "authorize":
-        return payment, attempts
-    apply_outcome(session, payment, outcome, attempts)
-    return payment, attempts
+def answered_outcome(outcome: Outcome[ChargeResult]) -> str:
+    """An answered call's attempt outcome: ``requires_action`` when the charge waits for the
+    customer, ``succeeded`` when it was made (authorized or captured)."""
+    waiting = outcome.result is not None and outcome.result.status == "requires_action"
+    return "requires_action" if waiting else "succeeded"
 
 
-def apply_outcome(
-    session: AsyncSession,
+def settle_authorization(
+    changes: ChangeSet,
     payment: Payment,
     outcome: Outcome[ChargeResult],
     attempts: Sequence[PaymentAttempt],
 ) -> None:
-    """The provider's answer applied to a payment still processing its authorization."""
+    """The provider's answer applied to a payment processing its authorization, guarded: the
+    change commits only if the payment is still processing it (a late answer after
+    reconciliation settled it, or reconciliation after the answer, changes nothing). The one
+    settle of an authorization: ``settle`` and reconciliation both use it."""
+    changes.guard(payment, status=PROCESSING, pending_operation="authorize")
     error = outcome.error
     if outcome.result is not None:
-        apply_charge(session, payment, outcome.result, attempts)
+        apply_charge(changes, payment, outcome.result, attempts)
     elif outcome.ambiguous:
         payment.provider = outcome.provider
         payment.updated_at = clock.now()
@@ -274,19 +322,54 @@ def apply_outcome(
             payment.method_type = error.method.type  # which card was declined
             payment.method_details = error.method.to_json()
         apply_failure(
-            session,
+            changes,
             payment,
-            code="card_declined",
+            code=CARD_DECLINED.code,
             message=error.message,
             decline_code=error.decline_code,
             attempts=attempts,
         )
     elif error is not None:
         payment.provider = outcome.provider
-        code = error.code if isinstance(error, PermanentProviderError) else "provider_unavailable"
-        apply_failure(
-            session, payment, code=code, message=error.message, decline_code=None, attempts=attempts
+        code = (
+            error.code if isinstance(error, PermanentProviderError) else PROVIDER_UNAVAILABLE.code
         )
+        apply_failure(
+            changes, payment, code=code, message=error.message, decline_code=None, attempts=attempts
+        )
+
+
+async def settle(
+    sessions: async_sessionmaker[AsyncSession],
+    payment: Payment,
+    outcome: Outcome[ChargeResult],
+    *,
+    response_store: ResponseStore | None = None,
+) -> dict[str, object]:
+    """Step 3: commit the attempts (whatever else happened) and the outcome; returns the
+    payment as the API shows it, or raises PaymentDeclined / InvalidRequest /
+    ProviderUnavailable once that is committed."""
+    changes = ChangeSet()
+    attempts = _authorize_attempts(changes.regardless, payment, outcome)
+    settle_authorization(changes, payment, outcome, attempts)
+    view = payment_json(payment, attempts, client_secret=True)  # the merchant's answer
+    # A failure answers with an error the API renders later: it stores that itself.
+    ride: int | None = None
+    if response_store is not None and payment.status != FAILED:
+        ride = changes.ride_along(response_store.change_for(view))
+    committed = await executor.commit(sessions, changes)
+    if not committed.matched:
+        # Settled meanwhile (reconciliation): show what is stored.
+        async with executor.unit(sessions) as step:
+            stored = await get_payment(step.reads, payment.id)
+            attempts_now = await attempts_for(step.reads, payment.id)
+            view = payment_json(stored, attempts_now, client_secret=True)
+        raise_for_failure(stored, view)
+        return view
+    if response_store is not None and ride is not None and committed.also[ride]:
+        response_store.stored()
+    raise_for_failure(payment, view)
+    return view
 
 
 async def create_and_confirm(
@@ -296,12 +379,12 @@ async def create_and_confirm(
     *,
     response_store: ResponseStore | None = None,
 ) -> dict[str, object]:
-    """The whole flow, each step in its own transaction; returns the payment as the API shows
-    it, or raises PaymentDeclined / InvalidRequest / ProviderUnavailable after recording."""
+    """The three steps; returns the payment as the API shows it, or raises PaymentDeclined /
+    InvalidRequest / ProviderUnavailable after recording."""
     if new.request_key and new.resumes_since is not None:
-        async with transaction(sessions) as session:
+        async with executor.unit(sessions) as step:
             earlier = await created_by_request(
-                session,
+                step.reads,
                 Payment,
                 account_id=new.account_id,
                 request_key=new.request_key,
@@ -310,76 +393,28 @@ async def create_and_confirm(
         if earlier is not None:
             if response_store is not None:
                 response_store.intent_committed()
-            return await _resume(sessions, registry, earlier)
-    if fastpath.enabled(sessions):
-        return await _create_and_confirm_fast(sessions, registry, new, response_store)
-    async with transaction(sessions) as session:
-        payment = await prepare(session, new=new, registry=registry)
+            return await _resume(sessions, registry, earlier, response_store)
+    payment = await intend(sessions, new=new, registry=registry)
     if response_store is not None:
         response_store.intent_committed()
-    outcome = await authorize(registry, payment)
-    async with transaction(sessions) as session:
-        payment, attempts = await record(session, payment_id=payment.id, outcome=outcome)
-        view = payment_json(payment, attempts)
-    raise_for_failure(payment, view)
-    return view
-
-
-async def _create_and_confirm_fast(
-    sessions: async_sessionmaker[AsyncSession],
-    registry: ProviderRegistry,
-    new: NewPayment,
-    response_store: ResponseStore | None,
-) -> dict[str, object]:
-    """The same steps on PostgreSQL, each write one statement (see ``fastpath``)."""
-
-    async def build(session: AsyncSession) -> Payment:
-        return await prepare(session, new=new, registry=registry)
-
-    payment: Payment = await fastpath.run_intent(sessions, build)
-    if response_store is not None:
-        response_store.intent_committed()
-    outcome = await authorize(registry, payment)
-    before = fastpath.snapshot(payment)
-    collector = fastpath.Collector()
-    session = collector.as_session()
-    attempts = _authorize_attempts(session, payment, outcome)
-    collector.added.clear()  # attempts are written whatever the compare-and-set says
-    apply_outcome(session, payment, outcome, attempts)
-    view = payment_json(payment, attempts)
-    # A failure answers with an error the API renders later: it stores that itself.
-    fold = response_store is not None and payment.status != FAILED
-    also = [response_store.change_for(view)] if response_store is not None and fold else []
-    statement = fastpath.result_statement(
-        sessions, payment, before, collector.added, always=attempts, also=also
-    )
-    updated, *responded = await fastpath.run_result(sessions, statement)
-    if not updated:
-        # Settled meanwhile (reconciliation): show what is stored.
-        async with transaction(sessions) as read:
-            stored = await lock_payment(read, payment.id)
-            view = payment_json(stored, await attempts_for(read, payment.id))
-        raise_for_failure(stored, view)
-        return view
-    if response_store is not None and responded and responded[0]:
-        response_store.stored()
-    raise_for_failure(payment, view)
-    return view
+    outcome = await call(registry, payment)
+    return await settle(sessions, payment, outcome, response_store=response_store)
 
 
 async def _resume(
-    sessions: async_sessionmaker[AsyncSession], registry: ProviderRegistry, payment: Payment
+    sessions: async_sessionmaker[AsyncSession],
+    registry: ProviderRegistry,
+    payment: Payment,
+    response_store: ResponseStore | None,
 ) -> dict[str, object]:
     """Finish what a crashed attempt started: ask the provider again with the SAME key (the
     provider answers with the charge it already made, never a second one), or just answer."""
     if payment.status == PROCESSING and payment.pending_operation == "authorize":
-        outcome = await authorize(registry, payment)
-        async with transaction(sessions) as session:
-            payment, attempts = await record(session, payment_id=payment.id, outcome=outcome)
-            view = payment_json(payment, attempts)
-    else:
-        async with transaction(sessions) as session:
-            view = payment_json(payment, await attempts_for(session, payment.id))
+        outcome = await call(registry, payment)
+        return await settle(sessions, payment, outcome, response_store=response_store)
+    async with executor.unit(sessions) as step:
+        attempts = await attempts_for(step.reads, payment.id)
+        view = payment_json(payment, attempts, client_secret=True)
     raise_for_failure(payment, view)
     return view
 
@@ -388,16 +423,15 @@ def raise_for_failure(payment: Payment, view: dict[str, object]) -> None:
     if payment.status != FAILED:
         return
     details = {"payment_id": payment.id, "payment": view}
-    if payment.failure_code == "card_declined":
+    if payment.failure_code == CARD_DECLINED.code:
         raise PaymentDeclined(
             payment.failure_message or "The card was declined.",
             details={**details, "decline_code": payment.decline_code},
         )
-    if payment.failure_code == "provider_unavailable":
+    if payment.failure_code == PROVIDER_UNAVAILABLE.code:
         raise ProviderUnavailable(payment.failure_message, details=details)
-    raise InvalidRequest(
+    raise refused_by_provider(payment.failure_code)(
         payment.failure_message or "The provider refused the payment.",
-        code=payment.failure_code or "provider_rejected",
         param="payment_method",
         details=details,
     )

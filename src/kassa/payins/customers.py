@@ -38,16 +38,8 @@ async def create_customer(
         created_at=now,
         updated_at=now,
     )
-    session.add(customer)
-    audit.record(
-        session,
-        action="customer.create",
-        object_type="customer",
-        object_id=customer.id,
-        account_id=account_id,
-        after={"email": email, "name": name},
-    )
-    return customer
+    after = {"email": email, "name": name}
+    return audit.add_created(session, customer, "customer", account_id=account_id, after=after)
 
 
 async def update_customer(

@@ -1,7 +1,7 @@
 """The pay-in event types, declared in the catalog with examples.
 
-Each example is what that event really carries: the object rendered by the API's own views
-(``payment_json``, ``refund_json``) in the state the event announces, so the catalog (and
+Each example is what that event really carries: the object rendered by the API's own models
+(``PaymentOut``, ``RefundOut``) in the state the event announces, so the catalog (and
 docs/webhooks.md generated from it) shows every field with values that fit that state.
 """
 
@@ -11,12 +11,13 @@ from datetime import UTC, datetime
 from typing import Any
 
 from kassa.jobs.catalog import declare_event
-from kassa.payins.models import Payment, PaymentAttempt, Refund
-from kassa.payins.views import payment_json, refund_json
+from kassa.payins.models import Dispute, Payment, PaymentAttempt, Refund
+from kassa.payins.views import dispute_json, payment_json, refund_json  # XOut as JSON
 
 _PAY = "pay_01JD2X8Q0Y3V7K2M4N6P8R0T2W"
 _CREATED = datetime(2026, 1, 27, 9, 59, 58, tzinfo=UTC)
 _NOW = datetime(2026, 1, 27, 10, 0, 0, tzinfo=UTC)
+_LATER = datetime(2026, 1, 27, 10, 5, 0, tzinfo=UTC)  # a cancel or refund, after authorizing
 _CARD = {"brand": "visa", "last4": "4242", "exp_month": 12, "exp_year": 2030}
 
 
@@ -43,6 +44,8 @@ def _payment(status: str, **changes: Any) -> Payment:
         "failure_code": None,
         "failure_message": None,
         "decline_code": None,
+        "next_action": None,
+        "return_url": None,
         "canceled_at": None,
         "created_at": _CREATED,
         "updated_at": _CREATED,
@@ -68,13 +71,28 @@ def _attempt(operation: str, outcome: str, **changes: Any) -> PaymentAttempt:
 
 _AUTHORIZED = _attempt("authorize", "succeeded")
 _PROVIDER_ID = {"provider_payment_id": "mockpi_5f0c7e1d2a3b4c5d6e7f8a9b", "updated_at": _NOW}
+_LATER_PROVIDER_ID = {**_PROVIDER_ID, "updated_at": _LATER}
 _DECLINED = "The card was declined (insufficient_funds)."
 
-# The payment as each event shows it; payment.refunded also fires for a full refund
-# (status refunded, amount_refunded = amount_captured).
+# The payment as each event shows it, as GET would at that moment: with every attempt made
+# for it so far. payment.refunded also fires for a full refund (status refunded,
+# amount_refunded = amount_captured).
 PAYMENT_EXAMPLES: dict[str, dict[str, Any]] = {
     "payment.created": payment_json(_payment("pending")),
     "payment.processing": payment_json(_payment("processing")),
+    # The client secret stays out of events (the API's answers to the merchant carry it).
+    "payment.requires_action": payment_json(
+        _payment(
+            "requires_action",
+            next_action={
+                "type": "use_sdk",
+                "use_sdk": {"client_secret": "mockpi_5f0c7e1d2a3b4c5d6e7f8a9b_secret_3c1e"},
+            },
+            return_url="https://shop.example.com/orders/1042/return",
+            **_PROVIDER_ID,
+        ),
+        [_attempt("authorize", "requires_action")],
+    ),
     "payment.requires_capture": payment_json(
         _payment("requires_capture", capture=False, amount_capturable=10000, **_PROVIDER_ID),
         [_AUTHORIZED],
@@ -100,11 +118,25 @@ PAYMENT_EXAMPLES: dict[str, dict[str, Any]] = {
         ],
     ),
     "payment.canceled": payment_json(
-        _payment("canceled", capture=False, canceled_at=_NOW, **_PROVIDER_ID),
-        [_attempt("cancel", "canceled")],
+        _payment("canceled", capture=False, canceled_at=_LATER, **_LATER_PROVIDER_ID),
+        [_AUTHORIZED, _attempt("cancel", "canceled", created_at=_LATER)],
     ),
     "payment.refunded": payment_json(
-        _payment("partially_refunded", amount_captured=10000, amount_refunded=2500, **_PROVIDER_ID)
+        _payment(
+            "partially_refunded",
+            amount_captured=10000,
+            amount_refunded=2500,
+            **_LATER_PROVIDER_ID,
+        ),
+        [
+            _AUTHORIZED,
+            _attempt(
+                "refund",
+                "succeeded",
+                idempotency_key="re_01JD2X9A1B2C3D4E5F6G7H8J9K",
+                created_at=_LATER,
+            ),
+        ],
     ),
 }
 
@@ -123,8 +155,8 @@ def _refund(status: str, **changes: Any) -> dict[str, Any]:
         "provider_refund_id": None,
         "failure_code": None,
         "failure_message": None,
-        "created_at": _NOW,
-        "updated_at": _NOW,
+        "created_at": _LATER,
+        "updated_at": _LATER,
     }
     values.update(changes)
     return refund_json(Refund(**values))
@@ -140,9 +172,42 @@ REFUND_EXAMPLES: dict[str, dict[str, Any]] = {
     ),
 }
 
+
+def _dispute(status: str, **changes: Any) -> dict[str, Any]:
+    """A Stripe chargeback of the whole example payment, as kassa shows it."""
+    values: dict[str, Any] = {
+        "id": "dp_01JD2XB2C3D4E5F6G7H8J9K0M1",
+        "account_id": "acct_01JD2X6A1B2C3D4E5F6G7H8J9K",
+        "livemode": False,
+        "payment_id": _PAY,
+        "provider": "stripe",
+        "provider_dispute_id": "du_1Pgc71B7WZ01zgkWMevJiAUx",
+        "status": status,
+        "currency": "USD",
+        "amount": 10000,
+        "reason": "fraudulent",
+        "evidence_due_by": datetime(2026, 2, 6, 23, 59, 59, tzinfo=UTC),
+        "closed_at": None,
+        "created_at": _LATER,
+        "updated_at": _LATER,
+    }
+    values.update(changes)
+    return dispute_json(Dispute(**values))
+
+
+_CLOSED = datetime(2026, 2, 20, 12, 0, 0, tzinfo=UTC)
+DISPUTE_EXAMPLES: dict[str, dict[str, Any]] = {
+    "dispute.created": _dispute("needs_response"),
+    "dispute.updated": _dispute("under_review", updated_at=_CLOSED),
+    "dispute.closed": _dispute("lost", closed_at=_CLOSED, updated_at=_CLOSED),
+}
+
 PAYMENT_EVENTS = {
     "payment.created": "A payment was created (status pending).",
     "payment.processing": "A provider call for the payment is in flight.",
+    "payment.requires_action": "The payment waits for the customer (3-D Secure, PayPal "
+    "approval): see next_action (its client secret is only in the API's answers, never in "
+    "events); confirm it once the customer is back.",
     "payment.requires_capture": "The payment is authorized and waits for capture.",
     "payment.succeeded": "The payment was captured.",
     "payment.failed": "The payment failed (declined or refused); see failure_code.",
@@ -157,11 +222,22 @@ REFUND_EVENTS = {
 }
 
 
+DISPUTE_EVENTS = {
+    "dispute.created": "A customer disputed a payment (its provider told kassa); the payment's "
+    "dispute_id names it.",
+    "dispute.updated": "An open dispute changed (status, amount, reason or evidence deadline).",
+    "dispute.closed": "A dispute ended: won (the merchant keeps the money), lost (the customer "
+    "got it back) or closed (no decision on the money).",
+}
+
+
 def declare() -> None:
     for name, description in PAYMENT_EVENTS.items():
         declare_event(name, description, PAYMENT_EXAMPLES[name])
     for name, description in REFUND_EVENTS.items():
         declare_event(name, description, REFUND_EXAMPLES[name])
+    for name, description in DISPUTE_EVENTS.items():
+        declare_event(name, description, DISPUTE_EXAMPLES[name])
 
 
 declare()

@@ -1,15 +1,16 @@
-"""Applying a transition: the status change, its audit entry and its event, in one session.
+"""Applying a transition: the status change, its audit entry and its event, written together.
 
-They commit (or roll back) together because they share the caller's transaction.
+They go to the caller's change set (or session), so they commit (or not) together.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy import inspect
 
 from kassa.core import audit, clock
+from kassa.core.changes import Writes
 from kassa.core.ids import new_id
 from kassa.jobs import emit
 from kassa.payins import events as _events  # declares the event types
@@ -23,13 +24,17 @@ _ = _events
 
 
 def transition(
-    session: AsyncSession,
+    session: Writes,
     payment: Payment,
     target: str,
     *,
     attempts: Sequence[PaymentAttempt] = (),
 ) -> None:
-    """Move ``payment`` to ``target`` (or raise InvalidStateTransition), audit it, emit it."""
+    """Move ``payment`` to ``target`` (or raise InvalidStateTransition), audit it, emit it.
+
+    The event carries the payment as GET shows it at this moment: with every attempt made for
+    it, those of earlier steps (loaded with the locked payment) and this step's
+    (``add_attempts`` puts them on the payment; ``attempts`` may name more)."""
     check_transition(payment.status, target)
     before = payment.status
     payment.status = target
@@ -46,13 +51,31 @@ def transition(
     emit(
         session,
         EVENT_FOR[target],
-        payment_json(payment, attempts),
+        payment_json(payment, _all_attempts(payment, attempts)),
         account_id=payment.account_id,
         livemode=payment.livemode,
     )
 
 
-def emit_created(session: AsyncSession, payment: Payment) -> None:
+def _all_attempts(payment: Payment, attempts: Sequence[PaymentAttempt]) -> Sequence[PaymentAttempt]:
+    state = inspect(payment)
+    if state.has_identity and "attempts" in state.unloaded:  # a stored one, loaded without
+        raise RuntimeError(
+            f"{payment.id}: load a payment with repository.get_payment (or get_owned with "
+            "to_change) before changing it, so that its event can show its attempts"
+        )
+    known = payment.attempts
+    more = [a for a in attempts if all(a is not k for k in known)]
+    return sorted([*known, *more], key=lambda a: a.id)  # as GET orders them
+
+
+def record_attempt(session: Writes, payment: Payment, attempt: PaymentAttempt) -> None:
+    """Store an attempt and put it on the payment, whose next event shows it."""
+    session.add(attempt)
+    payment.attempts.append(attempt)
+
+
+def emit_created(session: Writes, payment: Payment) -> None:
     audit.record(
         session,
         action="payment.create",
@@ -70,9 +93,7 @@ def emit_created(session: AsyncSession, payment: Payment) -> None:
     )
 
 
-def refund_event(
-    session: AsyncSession, refund: Refund, event_type: str, before: str | None
-) -> None:
+def refund_event(session: Writes, refund: Refund, event_type: str, before: str | None) -> None:
     refund.updated_at = clock.now()
     audit.record(
         session,
@@ -104,7 +125,7 @@ def outcome_of(record: CallRecord, success: str) -> tuple[str, str | None, str |
 
 
 def add_attempts(
-    session: AsyncSession,
+    session: Writes,
     payment: Payment,
     *,
     operation: str,
@@ -128,6 +149,6 @@ def add_attempts(
             elapsed_ms=record.elapsed_ms,
             created_at=now,
         )
-        session.add(row)
+        record_attempt(session, payment, row)
         rows.append(row)
     return rows

@@ -6,8 +6,9 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import ForeignKey, Index, String, UniqueConstraint
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from kassa.core.changes import writable
 from kassa.core.db import Base
 
 
@@ -51,6 +52,8 @@ class Payment(Base):
         Index("ix_payments_status_updated", "status", "updated_at"),
         Index("ix_payments_created", "created_at"),
         Index("ix_payments_request_key", "account_id", "request_key"),
+        # Provider events name the provider's id: found without a scan (provider_events).
+        Index("ix_payments_provider_payment", "provider_payment_id"),
     )
 
     id: Mapped[str] = mapped_column(String(40), primary_key=True)
@@ -77,14 +80,25 @@ class Payment(Base):
     # The API Idempotency-Key of the request that created it: a retry that takes over the key
     # of a request whose process died finds and resumes this payment instead of charging again.
     request_key: Mapped[str | None] = mapped_column(String(255))
-    pending_operation: Mapped[str | None] = mapped_column(String(20))  # authorize | capture
+    pending_operation: Mapped[str | None] = mapped_column(String(20))  # authorize confirm capture
     pending_amount: Mapped[int | None]  # the capture in flight
     failure_code: Mapped[str | None] = mapped_column(String(64))
     failure_message: Mapped[str | None] = mapped_column(String(500))
     decline_code: Mapped[str | None] = mapped_column(String(64))
+    # What the customer must do while the payment requires_action (``NextAction.to_json()``,
+    # with the client secret: API answers show it, events leave it out); None otherwise.
+    next_action: Mapped[dict[str, Any] | None]
+    return_url: Mapped[str | None] = mapped_column(String(2048))  # sent with the charge
     canceled_at: Mapped[datetime | None]
+    # The latest dispute of the payment (dp_...), once its customer disputed it.
+    dispute_id: Mapped[str | None] = mapped_column(String(40), default=None)
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
+    # Loaded only with a payment locked to change (``repository``), so that its events show
+    # every attempt, as GET does; elsewhere reading it raises rather than query behind a back.
+    attempts: Mapped[list[PaymentAttempt]] = relationship(
+        order_by="PaymentAttempt.id", lazy="raise"
+    )
 
 
 class PaymentAttempt(Base):
@@ -132,3 +146,33 @@ class Refund(Base):
     failure_message: Mapped[str | None] = mapped_column(String(500))
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
+
+
+class Dispute(Base):
+    """A customer's dispute (chargeback, inquiry, PayPal case) of a payment, as its provider
+    reports it. Statuses: see ``payins.disputes``."""
+
+    __tablename__ = "disputes"
+    __table_args__ = (
+        Index("ix_disputes_account", "account_id", "livemode", "id"),
+        Index("ix_disputes_payment", "payment_id"),
+        UniqueConstraint("provider", "provider_dispute_id", name="uq_disputes_provider_dispute"),
+    )
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)  # dp_...
+    account_id: Mapped[str] = mapped_column(String(40))
+    livemode: Mapped[bool]
+    payment_id: Mapped[str] = mapped_column(String(40), ForeignKey("payments.id"))
+    provider: Mapped[str] = mapped_column(String(32))  # the kind: stripe, paypal, braintree
+    provider_dispute_id: Mapped[str] = mapped_column(String(200))
+    status: Mapped[str] = mapped_column(String(20))
+    currency: Mapped[str] = mapped_column(String(3))
+    amount: Mapped[int]
+    reason: Mapped[str | None] = mapped_column(String(100))  # the provider's, lower case
+    evidence_due_by: Mapped[datetime | None]
+    closed_at: Mapped[datetime | None]
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+
+
+writable(Payment, PaymentAttempt, Refund, Dispute)  # written through change sets (core.executor)

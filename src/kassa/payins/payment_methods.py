@@ -8,32 +8,38 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from kassa.core import audit, clock
-from kassa.core.errors import InvalidRequest
 from kassa.core.ids import new_id
 from kassa.payins.customers import merge_metadata
-from kassa.payins.errors import ProviderUnavailable
+from kassa.payins.errors import PAYMENT_METHOD_DETACHED, ProviderUnavailable, refused_by_provider
 from kassa.payins.gateway import call_one
 from kassa.payins.models import Customer, PaymentMethod
 from kassa.payins.repository import get_owned
 from kassa.providers.base import PaymentMethodRequest, PaymentMethodResult, TransientProviderError
+from kassa.providers.breakers import CallScope
 from kassa.providers.registry import ProviderRegistry
 
 
 async def verify_token(
-    registry: ProviderRegistry, *, provider: str | None, token: str, key: str
+    registry: ProviderRegistry,
+    *,
+    provider: str | None,
+    token: str,
+    key: str,
+    scope: CallScope,
 ) -> PaymentMethodResult:
-    """Ask the provider about ``token`` (outside any transaction)."""
+    """Ask the provider about ``token`` (outside any transaction), for ``scope``'s account."""
     name = provider or registry.default
-    adapter = registry.get(name)
     request = PaymentMethodRequest(idempotency_key=key, token=token)
-    outcome = await call_one(registry, name, lambda: adapter.create_payment_method(request))
+    outcome = await call_one(
+        registry, name, lambda adapter: adapter.create_payment_method(request), scope=scope
+    )
     if outcome.result is not None:
         return outcome.result
     error = outcome.error
     assert error is not None
     if isinstance(error, TransientProviderError):
         raise ProviderUnavailable(error.message)
-    raise InvalidRequest(error.message, code=error.code, param="token")
+    raise refused_by_provider(error.code)(error.message, param="token")
 
 
 async def create_payment_method(
@@ -70,16 +76,8 @@ async def create_payment_method(
         created_at=now,
         updated_at=now,
     )
-    session.add(method)
-    audit.record(
-        session,
-        action="payment_method.create",
-        object_type="payment_method",
-        object_id=method.id,
-        account_id=account_id,
-        after={"type": method.type, "customer_id": customer_id, "provider": method.provider},
-    )
-    return method
+    after = {"type": method.type, "customer_id": customer_id, "provider": method.provider}
+    return audit.add_created(session, method, "payment_method", account_id=account_id, after=after)
 
 
 async def get_payment_method(
@@ -102,6 +100,11 @@ async def update_payment_method(
     method = await get_owned(
         session, PaymentMethod, method_id, account_id=account_id, livemode=livemode, for_update=True
     )
+    if method.detached_at is not None:
+        raise PAYMENT_METHOD_DETACHED(
+            "This payment method was deleted (detached); it can no longer be changed.",
+            details={"detached_at": method.detached_at.isoformat().replace("+00:00", "Z")},
+        )
     before = dict(method.metadata_)
     method.metadata_ = merge_metadata(method.metadata_, metadata)
     method.updated_at = clock.now()
@@ -120,21 +123,24 @@ async def update_payment_method(
 async def detach_payment_method(
     session: AsyncSession, *, account_id: str, livemode: bool, method_id: str
 ) -> PaymentMethod:
-    """Delete (detach): the method can no longer be used; payments keep their copy."""
+    """Delete (detach): the method can no longer be used nor changed, and belongs to no
+    customer any more (as at Stripe; the audit entry keeps which); payments keep their copy."""
     method = await get_owned(
         session, PaymentMethod, method_id, account_id=account_id, livemode=livemode, for_update=True
     )
     if method.detached_at is None:
+        before = {"customer_id": method.customer_id}
         method.detached_at = clock.now()
         method.updated_at = method.detached_at
+        method.customer_id = None
         audit.record(
             session,
             action="payment_method.delete",
             object_type="payment_method",
             object_id=method.id,
             account_id=account_id,
-            before={"customer_id": method.customer_id},
-            after={"detached": True},
+            before=before,
+            after={"detached": True, "customer_id": None},
         )
     return method
 

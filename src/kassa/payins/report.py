@@ -1,26 +1,48 @@
 """The daily reconciliation report: kassa's record of each payment beside the provider's.
 
-One CSV row per payment created that UTC day; ``difference`` names what disagrees (empty when
-both sides match), so ``grep -v ',$'`` style filters or a spreadsheet show the exceptions.
+One CSV row per payment created that UTC day. The provider's side is what the provider itself
+has on record, asked by the provider's id and the charge's idempotency key (``retrieve``, a
+read): never derived from what kassa believes it sent. ``difference`` names what disagrees,
+``;``-separated, empty when both sides agree (docs/payments.md lists every value):
+
+    in_flight                kassa still waits for the provider's answer (``processing``);
+                             reconciliation settles it, compare again later
+    missing_at_provider      kassa says the provider has the payment (an id, an authorization,
+                             money captured), the provider has no record of it
+    status / amount / captured / refunded
+                             the provider has it, and that field differs
+    provider_not_configured  the payment's provider is not configured here any more
+    provider_error:<code>    the provider could not be asked now (``circuit_open``, ``timeout``,
+                             or the provider's own error code)
+
+A payment the provider never received shows ``not_sent`` as its provider status (and nothing
+captured or refunded there); it agrees with kassa when kassa also says nothing was sent
+(refused before sending, or failed without reaching the provider).
 """
 
 from __future__ import annotations
 
-import csv
-import io
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from kassa.core.csv_cells import csv_lines
 from kassa.core.db import transaction
+from kassa.core.errors import InvalidRequest
 from kassa.core.money import Money
-from kassa.payins.capture import capture_key
-from kassa.payins.models import Payment, Refund
+from kassa.payins.gateway import scope_of
+from kassa.payins.models import Payment
 from kassa.payins.reconcile import lookup_for
-from kassa.payins.refund import refund_request
-from kassa.payins.state import PARTIALLY_REFUNDED, REFUNDED
-from kassa.providers.base import CaptureRequest, PaymentLookup, ProviderError, ProviderPayment
+from kassa.payins.state import (
+    PARTIALLY_REFUNDED,
+    PROCESSING,
+    REFUNDED,
+    REQUIRES_CAPTURE,
+    SUCCEEDED,
+)
+from kassa.providers.base import ProviderError, ProviderPayment
 from kassa.providers.registry import ProviderRegistry
 
 COLUMNS = (
@@ -33,23 +55,63 @@ COLUMNS = (
     "currency",
     "kassa_status",
     "provider_status",
+    "kassa_amount",
+    "provider_amount",
     "kassa_captured",
     "provider_captured",
     "kassa_refunded",
     "provider_refunded",
     "difference",
 )
+# Every value the difference column can hold (docs/payments.md documents each).
+DIFFERENCES = (
+    "in_flight",
+    "missing_at_provider",
+    "status",
+    "amount",
+    "captured",
+    "refunded",
+    "provider_not_configured",
+    "provider_error:<code>",
+)
+NOT_SENT = "not_sent"  # the provider status of a payment the provider has no record of
 # kassa states that correspond to the provider's "succeeded".
-_AS_PROVIDER = {PARTIALLY_REFUNDED: "succeeded", REFUNDED: "succeeded"}
+_AS_PROVIDER = {PARTIALLY_REFUNDED: SUCCEEDED, REFUNDED: SUCCEEDED}
+# kassa states in which the provider must have the payment.
+_AT_PROVIDER = frozenset({REQUIRES_CAPTURE, SUCCEEDED, PARTIALLY_REFUNDED, REFUNDED})
 
 
-def _differences(payment: Payment, theirs: ProviderPayment | None) -> list[str]:
+@dataclass(frozen=True)
+class ProviderSide:
+    """What the provider said: its record, no record (``found`` None), or why it could not
+    be asked (``problem``)."""
+
+    found: ProviderPayment | None = None
+    problem: str | None = None
+
+
+def kassa_says_sent(payment: Payment) -> bool:
+    """kassa's record says the provider received the charge."""
+    return (
+        payment.provider_payment_id is not None
+        or payment.amount_captured > 0
+        or payment.status in _AT_PROVIDER
+    )
+
+
+def differences(payment: Payment, side: ProviderSide) -> list[str]:
+    if side.problem is not None:
+        return [side.problem]
+    if payment.status == PROCESSING:
+        return ["in_flight"]
+    theirs = side.found
     if theirs is None:
-        charged = payment.amount_captured > 0 or payment.status == "requires_capture"
-        return ["missing_at_provider"] if charged else []
+        return ["missing_at_provider"] if kassa_says_sent(payment) else []
     found = []
     if _AS_PROVIDER.get(payment.status, payment.status) != theirs.status:
         found.append("status")
+    if Money(payment.amount, payment.currency) != theirs.amount:
+        found.append("amount")
     if payment.amount_captured != theirs.amount_captured.minor:
         found.append("captured")
     if payment.amount_refunded != theirs.amount_refunded.minor:
@@ -77,72 +139,59 @@ async def build_report(
         if livemode is not None:
             query = query.where(Payment.livemode == livemode)
         payments = (await session.scalars(query.order_by(Payment.id))).all()
-        refunds = await _refunds(session, [p.id for p in payments])
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(COLUMNS)
+    rows: list[tuple[str, ...]] = [COLUMNS]
     for payment in payments:
-        theirs, note = await _provider_view(registry, payment, refunds.get(payment.id, []))
-        diffs = [note] if note else _differences(payment, theirs)
-        c = payment.currency
-
-        def fmt(minor: int | None, currency: str = c) -> str:
-            return "" if minor is None else Money(minor, currency).to_decimal_string()
-
-        writer.writerow(
-            (
-                payment.id,
-                payment.account_id,
-                "true" if payment.livemode else "false",
-                payment.created_at.isoformat(),
-                payment.provider,
-                payment.provider_payment_id or "",
-                c,
-                payment.status,
-                theirs.status if theirs else "",
-                fmt(payment.amount_captured),
-                fmt(theirs.amount_captured.minor if theirs else None),
-                fmt(payment.amount_refunded),
-                fmt(theirs.amount_refunded.minor if theirs else None),
-                ";".join(diffs),
-            )
-        )
-    return out.getvalue()
+        rows.append(_row(payment, await provider_side(registry, payment)))
+    # A provider's id or error code is the provider's text: never a formula in a spreadsheet.
+    return csv_lines(rows)
 
 
-async def _refunds(session: AsyncSession, payment_ids: list[str]) -> dict[str, list[Refund]]:
-    grouped: dict[str, list[Refund]] = {}
-    for start in range(0, len(payment_ids), 500):
-        chunk = payment_ids[start : start + 500]
-        rows = await session.scalars(
-            select(Refund).where(Refund.payment_id.in_(chunk), Refund.status == "succeeded")
-        )
-        for row in rows:
-            grouped.setdefault(row.payment_id, []).append(row)
-    return grouped
+def _row(payment: Payment, side: ProviderSide) -> tuple[str, ...]:
+    currency = payment.currency
 
+    def fmt(minor: int) -> str:
+        return Money(minor, currency).to_decimal_string()
 
-async def _provider_view(
-    registry: ProviderRegistry, payment: Payment, refunds: list[Refund]
-) -> tuple[ProviderPayment | None, str | None]:
-    if payment.provider not in registry.providers:
-        return None, "provider_not_configured"
-    base = lookup_for(payment)
-    captures: tuple[CaptureRequest, ...] = ()
-    if payment.amount_captured and not payment.capture:
-        captured = Money(payment.amount_captured, payment.currency)
-        ppid = payment.provider_payment_id or ""
-        captures = (CaptureRequest(capture_key(payment.id), ppid, captured),)
-    lookup = PaymentLookup(
-        charge=base.charge,
-        provider_payment_id=payment.provider_payment_id,
-        captures=captures,
-        refunds=tuple(refund_request(r, payment) for r in refunds),
+    def theirs(money: Money | None) -> str:
+        if side.problem is not None:
+            return ""  # not asked: unknown
+        return fmt(0) if money is None else money.to_decimal_string()
+
+    found = side.found
+    their_status = found.status if found else NOT_SENT
+    return (
+        payment.id,
+        payment.account_id,
+        "true" if payment.livemode else "false",
+        payment.created_at.isoformat(),
+        payment.provider,
+        payment.provider_payment_id or "",
+        currency,
+        payment.status,
+        "" if side.problem is not None else their_status,
+        fmt(payment.amount),
+        theirs(found.amount if found else None),
+        fmt(payment.amount_captured),
+        theirs(found.amount_captured if found else None),
+        fmt(payment.amount_refunded),
+        theirs(found.amount_refunded if found else None),
+        ";".join(differences(payment, side)),
     )
+
+
+async def provider_side(registry: ProviderRegistry, payment: Payment) -> ProviderSide:
+    """Ask the payment's provider for its record (by id, else by idempotency key), through
+    the circuit of the payment's own account and mode."""
+    if not registry.knows(payment.provider):
+        return ProviderSide(problem="provider_not_configured")
+    try:  # the credentials that serve the account now (its own, else the install's)
+        resolved = await registry.resolve(payment.provider, scope_of(payment))
+    except InvalidRequest:
+        return ProviderSide(problem="provider_not_configured")
+    lookup = lookup_for(payment)
+    guard = registry.guard(payment.provider, resolved.scope)
     try:
-        found = await registry.guard(payment.provider).call(
-            lambda: registry.get(payment.provider).retrieve(lookup), []
-        )
+        found = await guard.call(lambda: resolved.adapter.retrieve(lookup), [])
     except ProviderError as exc:
-        return None, f"provider_error:{exc.code}"
-    return found, None
+        return ProviderSide(problem=f"provider_error:{exc.code}")
+    return ProviderSide(found=found)

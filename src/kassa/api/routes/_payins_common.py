@@ -2,32 +2,38 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from fastapi import Request
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from kassa.accounts.provider_credentials.source import StoredCredentials
 from kassa.core.errors import KassaError
 from kassa.core.money import Money
-from kassa.payins.guard import check_metadata, refuse_card_numbers
+from kassa.payins.guard import (
+    MAX_KEY_LENGTH,
+    MAX_METADATA_KEYS,
+    MAX_VALUE_LENGTH,
+    check_metadata,
+)
 from kassa.providers.registry import ProviderRegistry
 
 
 class Guarded(BaseModel):
-    """Unknown fields are refused, and so is anything that looks like a card number."""
+    """Unknown fields are refused. (Card numbers never get this far: the request guard
+    refuses them in any part of any request, see ``kassa.api.request_guard``.)"""
 
     model_config = ConfigDict(extra="forbid")
-
-    @model_validator(mode="before")
-    @classmethod
-    def _no_card_numbers(cls, data: Any) -> Any:
-        refuse_card_numbers(data)  # raises CardNumberRefused (400), never echoes the value
-        return data
 
 
 class WithMetadata(Guarded):
     metadata: dict[str, str] | None = Field(
-        None, description="Up to 50 keys of at most 40 characters; values up to 500 characters."
+        None,
+        description="Up to 50 keys of at most 40 characters; values up to 500 characters.",
+        # The limits check_metadata enforces, stated in /openapi.json too.
+        json_schema_extra={
+            "maxProperties": MAX_METADATA_KEYS,
+            "propertyNames": {"minLength": 1, "maxLength": MAX_KEY_LENGTH},
+            "additionalProperties": {"type": "string", "maxLength": MAX_VALUE_LENGTH},
+        },
     )
 
     @field_validator("metadata")
@@ -53,5 +59,15 @@ class AmountIn(BaseModel):
 
 
 def providers(request: Request) -> ProviderRegistry:
+    """The app's providers, serving each account's own credentials too (bound once per
+    registry: tests may swap ``app.state.providers``)."""
     registry: ProviderRegistry = request.app.state.providers
-    return registry
+    bound: tuple[ProviderRegistry, ProviderRegistry] | None = getattr(
+        request.app.state, "bound_providers", None
+    )
+    if bound is None or bound[0] is not registry:
+        state = request.app.state.kassa
+        source = StoredCredentials.of(state.sessions, state.settings.secret_key_bytes())
+        bound = (registry, registry.bind(source))
+        request.app.state.bound_providers = bound
+    return bound[1]

@@ -2,67 +2,46 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
-from typing import Literal
+from datetime import timedelta
+from typing import Literal, cast
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StrictBool
 
-from kassa.accounts import api_keys, users
+from kassa.accounts import key_management, users
 from kassa.accounts.accounts import get_account
-from kassa.accounts.models import ApiKey
-from kassa.api.deps import ReadAccess, Session, State, WriteAccess
+from kassa.accounts.login_throttle import Policy
+from kassa.accounts.models import DEFAULT_SCOPES
+from kassa.accounts.schemas import AccountOut, ApiKeyOut, TokenOut
+from kassa.accounts.sign_in import sign_in
+from kassa.api.deps import KeyManagement, ReadAccess, Session, State
 from kassa.api.idempotency import v1_router
+from kassa.api.openapi import problems
 from kassa.api.pagination import ListResponse
+from kassa.core import context
+from kassa.core.db import transaction
+from kassa.payouts import access
 
 router = v1_router(tags=["accounts"])  # POSTs honour Idempotency-Key
-Scope = Literal["read", "write", "refund"]
-ALL_SCOPES: tuple[Scope, ...] = ("read", "write", "refund")
+Scope = Literal["read", "write", "refund", "api_keys", "provider_credentials"]
 
 
 class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
-class AccountOut(BaseModel):
-    id: str
-    object: Literal["account"] = "account"
-    name: str
-    email: str | None
-    created_at: datetime
-
-
-class ApiKeyOut(BaseModel):
-    id: str
-    object: Literal["api_key"] = "api_key"
-    name: str
-    livemode: bool
-    redacted_key: str
-    scopes: list[str]
-    created_at: datetime
-    last_used_at: datetime | None
-    revoked: bool
-    secret: str | None = Field(
-        None, description="The full key; present only in the create response."
-    )
-
-    @classmethod
-    def of(cls, key: ApiKey, secret: str | None = None) -> ApiKeyOut:
-        return cls(
-            id=key.id,
-            name=key.name,
-            livemode=key.livemode,
-            redacted_key=key.redacted,
-            scopes=list(key.scopes),
-            created_at=key.created_at,
-            last_used_at=key.last_used_at,
-            revoked=key.revoked_at is not None,
-            secret=secret,
-        )
-
-
 class ApiKeyCreate(Strict):
     name: str = Field("default", min_length=1, max_length=200)
-    scopes: list[Scope] = Field(default_factory=lambda: list(ALL_SCOPES), min_length=1)
+    scopes: list[Scope] = Field(
+        default_factory=lambda: [cast(Scope, s) for s in DEFAULT_SCOPES],
+        min_length=1,
+        description="At most the scopes of the credentials creating it. `api_keys` (managing "
+        "keys) and `provider_credentials` only when asked for.",
+    )
+    livemode: StrictBool | None = Field(
+        None,
+        description="Default: the mode of the credentials creating it. A key creates keys of "
+        "its own mode only; a dashboard admin chooses.",
+    )
 
 
 class TokenRequest(Strict):
@@ -70,24 +49,18 @@ class TokenRequest(Strict):
     password: str = Field(max_length=1000)
 
 
-class TokenOut(BaseModel):
-    access_token: str
-    token_type: Literal["bearer"] = "bearer"
-    expires_in: int
-    role: str
-
-
 @router.get("/account", response_model=AccountOut, summary="The account of these credentials")
-async def read_account(principal: ReadAccess, session: Session) -> AccountOut:
-    account = await get_account(session, principal.require_account())
-    return AccountOut(
-        id=account.id, name=account.name, email=account.email, created_at=account.created_at
-    )
+async def retrieve_account(principal: ReadAccess, session: Session) -> AccountOut:
+    return AccountOut.of(await get_account(session, principal.require_account()))
 
 
-@router.get("/api_keys", response_model=ListResponse[ApiKeyOut], summary="List API keys")
-async def list_keys(principal: ReadAccess, session: Session) -> ListResponse[ApiKeyOut]:
-    keys = await api_keys.list_api_keys(session, account_id=principal.require_account())
+@router.get(
+    "/api_keys",
+    response_model=ListResponse[ApiKeyOut],
+    summary="List API keys (a key sees its own mode's keys)",
+)
+async def list_api_keys(principal: KeyManagement, session: Session) -> ListResponse[ApiKeyOut]:
+    keys = await key_management.list_keys(session, principal)
     return ListResponse(data=[ApiKeyOut.of(k) for k in keys], has_more=False)
 
 
@@ -97,35 +70,47 @@ async def list_keys(principal: ReadAccess, session: Session) -> ListResponse[Api
     status_code=201,
     summary="Create an API key (the secret is shown once)",
 )
-async def create_key(body: ApiKeyCreate, principal: WriteAccess, session: Session) -> ApiKeyOut:
-    issued = await api_keys.create_api_key(
-        session,
-        account_id=principal.require_account(),
-        livemode=principal.livemode,
-        name=body.name,
-        scopes=body.scopes,
+async def create_api_key(
+    body: ApiKeyCreate, principal: KeyManagement, session: Session
+) -> ApiKeyOut:
+    issued = await key_management.create_key(
+        session, principal, name=body.name, scopes=body.scopes, livemode=body.livemode
     )
     return ApiKeyOut.of(issued.api_key, issued.secret)
 
 
-@router.post("/api_keys/{key_id}/revoke", response_model=ApiKeyOut, summary="Revoke an API key")
-async def revoke_key(key_id: str, principal: WriteAccess, session: Session) -> ApiKeyOut:
-    key = await api_keys.revoke_api_key(
-        session, account_id=principal.require_account(), key_id=key_id
-    )
+@router.post(
+    "/api_keys/{key_id}/revoke",
+    response_model=ApiKeyOut,
+    responses=problems(404),
+    summary="Revoke an API key",
+)
+async def revoke_api_key(key_id: str, principal: KeyManagement, session: Session) -> ApiKeyOut:
+    key = await key_management.revoke_key(session, principal, key_id=key_id)
     return ApiKeyOut.of(key)
 
 
 @router.post(
     "/auth/token",
     response_model=TokenOut,
+    responses=problems(401, 403, 429),
     summary="Exchange a dashboard user's email and password for a short-lived token",
 )
-async def token(body: TokenRequest, session: Session, state: State) -> TokenOut:
-    user = await users.authenticate_password(session, email=body.email, password=body.password)
+async def create_token(body: TokenRequest, state: State) -> TokenOut:
+    user = await sign_in(
+        state.sessions,
+        Policy.from_settings(state.settings),
+        email=body.email,
+        password=body.password,
+        ip=context.current().ip,
+    )
     ttl = state.settings.user_token_ttl_seconds
-    return TokenOut(
-        access_token=users.issue_token(user, key=state.token_key, ttl=timedelta(seconds=ttl)),
+    livemode = False
+    if user.role == "affiliate":  # its token acts on its affiliate's mode
+        async with transaction(state.sessions) as session:
+            livemode = (await access.linked_affiliate(session, user)).livemode
+    return TokenOut.of(
+        users.issue_token(user, key=state.token_key, ttl=timedelta(seconds=ttl), livemode=livemode),
         expires_in=ttl,
         role=user.role,
     )

@@ -2,18 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from pydantic import Field
 
 from kassa.api.deps import ReadAccess, Session, WriteAccess
 from kassa.api.idempotency import v1_router
-from kassa.api.pagination import Limit, StartingAfter, fetch_page
+from kassa.api.pagination import ListResponse, Page, fetch_page
 from kassa.api.routes._payins_common import WithMetadata
 from kassa.payins import customers
 from kassa.payins.models import Customer
 from kassa.payins.repository import get_owned
-from kassa.payins.views import customer_json
+from kassa.payins.schemas import CustomerOut
 
 router = v1_router(tags=["customers"])
 
@@ -24,8 +22,10 @@ class CustomerIn(WithMetadata):
     description: str | None = Field(None, max_length=1000)
 
 
-@router.post("/customers", status_code=201, summary="Create a customer")
-async def create_customer(body: CustomerIn, principal: WriteAccess, session: Session) -> Any:
+@router.post("/customers", status_code=201, response_model=CustomerOut, summary="Create a customer")
+async def create_customer(
+    body: CustomerIn, principal: WriteAccess, session: Session
+) -> CustomerOut:
     customer = await customers.create_customer(
         session,
         account_id=principal.require_account(),
@@ -35,11 +35,13 @@ async def create_customer(body: CustomerIn, principal: WriteAccess, session: Ses
         description=body.description,
         metadata=body.metadata,
     )
-    return customer_json(customer)
+    return CustomerOut.of(customer)
 
 
-@router.get("/customers/{customer_id}", summary="Retrieve a customer")
-async def retrieve_customer(customer_id: str, principal: ReadAccess, session: Session) -> Any:
+@router.get("/customers/{customer_id}", response_model=CustomerOut, summary="Retrieve a customer")
+async def retrieve_customer(
+    customer_id: str, principal: ReadAccess, session: Session
+) -> CustomerOut:
     customer = await get_owned(
         session,
         Customer,
@@ -47,18 +49,25 @@ async def retrieve_customer(customer_id: str, principal: ReadAccess, session: Se
         account_id=principal.require_account(),
         livemode=principal.livemode,
     )
-    return customer_json(customer)
+    return CustomerOut.of(customer)
 
 
 @router.post(
-    "/customers/{customer_id}", summary="Update a customer", operation_id="update_customer"
+    "/customers/{customer_id}",
+    response_model=CustomerOut,
+    summary="Update a customer",
+    operation_id="update_customer",
 )
-@router.patch(
-    "/customers/{customer_id}", summary="Update a customer (PATCH)", operation_id="patch_customer"
+@router.patch(  # an alias for REST clients; POST is the verb, as at Stripe
+    "/customers/{customer_id}",
+    response_model=CustomerOut,
+    summary="Update a customer (PATCH: an alias of POST)",
+    operation_id="update_customer_patch",
+    deprecated=True,
 )
 async def update_customer(
     customer_id: str, body: CustomerIn, principal: WriteAccess, session: Session
-) -> Any:
+) -> CustomerOut:
     customer = await customers.update_customer(
         session,
         account_id=principal.require_account(),
@@ -66,21 +75,20 @@ async def update_customer(
         customer_id=customer_id,
         changes=body.model_dump(exclude_unset=True),
     )
-    return customer_json(customer)
+    return CustomerOut.of(customer)
 
 
-@router.get("/customers", summary="List customers, newest first")
+@router.get(
+    "/customers", response_model=ListResponse[CustomerOut], summary="List customers, newest first"
+)
 async def list_customers(
     principal: ReadAccess,
     session: Session,
+    page: Page,
     email: str | None = None,
-    limit: Limit = 20,
-    starting_after: StartingAfter = None,
-) -> Any:
+) -> ListResponse[CustomerOut]:
     query = customers.list_query(
         account_id=principal.require_account(), livemode=principal.livemode, email=email
     )
-    rows, has_more = await fetch_page(
-        session, query, Customer.id, limit=limit, starting_after=starting_after
-    )
-    return {"object": "list", "data": [customer_json(c) for c in rows], "has_more": has_more}
+    rows, has_more = await fetch_page(session, query, Customer.id, page)
+    return ListResponse(data=[CustomerOut.of(c) for c in rows], has_more=has_more)

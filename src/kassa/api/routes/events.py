@@ -2,50 +2,19 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Any, Literal
-
 from fastapi import APIRouter, Query
 from pydantic import BaseModel, ConfigDict, Field
 
 from kassa.api.deps import ReadAccess, Session, WriteAccess
-from kassa.api.pagination import Limit, ListResponse, StartingAfter, fetch_page
-from kassa.api.routes.webhook_endpoints import DeliveryOut
+from kassa.api.pagination import ListResponse, Page, fetch_page
+from kassa.api.times import TIME_FILTER, UtcTime
 from kassa.jobs.catalog import all_event_types
 from kassa.jobs.models import Event
+from kassa.jobs.schemas import EventTypeOut
 from kassa.webhooks.outbound import event_log, replay
+from kassa.webhooks.outbound.schemas import DeliveryOut, EventOut
 
 router = APIRouter(prefix="/v1", tags=["events"])
-
-
-class EventOut(BaseModel):
-    id: str
-    object: Literal["event"] = "event"
-    type: str
-    created_at: datetime
-    livemode: bool
-    data: dict[str, Any]
-    request_id: str | None
-    deliveries: list[DeliveryOut] | None = None
-
-    @classmethod
-    def of(cls, event: Event, deliveries: list[DeliveryOut] | None = None) -> EventOut:
-        return cls(
-            id=event.id,
-            type=event.type,
-            created_at=event.created_at,
-            livemode=event.livemode,
-            data=event.data,
-            request_id=event.request_id,
-            deliveries=deliveries,
-        )
-
-
-class EventTypeOut(BaseModel):
-    name: str
-    object: Literal["event_type"] = "event_type"
-    description: str
-    example: dict[str, Any]
 
 
 class Replay(BaseModel):
@@ -57,11 +26,10 @@ class Replay(BaseModel):
 async def list_events(
     principal: ReadAccess,
     session: Session,
+    page: Page,
     type: str | None = Query(None, max_length=100, description="A type or `payment.*`."),
-    created_gte: datetime | None = Query(None, description="Created at or after."),
-    created_lt: datetime | None = Query(None, description="Created before."),
-    limit: Limit = 20,
-    starting_after: StartingAfter = None,
+    created_gte: UtcTime | None = Query(None, description="Created at or after. " + TIME_FILTER),
+    created_lt: UtcTime | None = Query(None, description="Created before. " + TIME_FILTER),
 ) -> ListResponse[EventOut]:
     query = event_log.events_query(
         account_id=principal.require_account(),
@@ -70,9 +38,7 @@ async def list_events(
         created_gte=created_gte,
         created_lt=created_lt,
     )
-    rows, more = await fetch_page(
-        session, query, Event.id, limit=limit, starting_after=starting_after
-    )
+    rows, more = await fetch_page(session, query, Event.id, page)
     return ListResponse(data=[EventOut.of(e) for e in rows], has_more=more)
 
 
@@ -116,11 +82,5 @@ async def replay_event(
     response_model=ListResponse[EventTypeOut],
     summary="Every event type kassa sends, with an example of its data",
 )
-async def event_types(_: ReadAccess) -> ListResponse[EventTypeOut]:
-    return ListResponse(
-        data=[
-            EventTypeOut(name=e.name, description=e.description, example=e.example)
-            for e in all_event_types()
-        ],
-        has_more=False,
-    )
+async def list_event_types(_: ReadAccess) -> ListResponse[EventTypeOut]:
+    return ListResponse(data=[EventTypeOut.of(e) for e in all_event_types()], has_more=False)

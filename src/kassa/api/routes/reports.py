@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import date
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, Response
 
 from kassa.api.deps import ReadAccess, Session, app_state
 from kassa.api.routes._payins_common import providers
+from kassa.api.times import Day
 from kassa.payins.report import build_report
 
 router = APIRouter(prefix="/v1", tags=["reports"])
@@ -18,13 +18,19 @@ router = APIRouter(prefix="/v1", tags=["reports"])
     "/reports/reconciliation",
     summary="Daily reconciliation report (provider vs kassa) as CSV",
     response_class=Response,
-    responses={200: {"content": {"text/csv": {}}}},
+    responses={
+        200: {
+            "description": "One CSV row per payment created that UTC day: kassa beside the "
+            "provider (see docs/payments.md).",
+            "content": {"text/csv": {"schema": {"type": "string"}}},
+        }
+    },
 )
 async def reconciliation_report(
     principal: ReadAccess,
     session: Session,
     request: Request,
-    day: Annotated[date, Query(alias="date", description="The UTC day, YYYY-MM-DD.")],
+    day: Annotated[Day, Query(alias="date", description="The UTC day, YYYY-MM-DD.")],
 ) -> Response:
     account_id = principal.require_account()
     if session.in_transaction():

@@ -2,17 +2,24 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
-from typing import Any, Literal
+from datetime import timedelta
+from typing import Literal
 
 from fastapi import APIRouter, Query
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt
 
-from kassa.api.deps import ReadAccess, Session, State, WriteAccess
-from kassa.api.pagination import Limit, ListResponse, StartingAfter, fetch_page
+from kassa.api.deps import ReadAccess, ReadWriteAccess, Session, State, WriteAccess
+from kassa.api.pagination import ListResponse, Page, fetch_page
+from kassa.api.times import TIME_FILTER, UtcTime
 from kassa.webhooks.outbound import endpoints, event_log, replay
 from kassa.webhooks.outbound.config import OutboundConfig
 from kassa.webhooks.outbound.models import WebhookDelivery, WebhookEndpoint
+from kassa.webhooks.outbound.schemas import (
+    DeletedEndpointOut,
+    DeliveryOut,
+    EndpointOut,
+    RecoverOut,
+)
 
 router = APIRouter(prefix="/v1/webhook_endpoints", tags=["webhooks"])
 
@@ -35,11 +42,11 @@ class EndpointUpdate(Strict):
     url: str | None = Field(None, max_length=2048)
     enabled_events: list[str] | None = Field(None, max_length=200)
     description: str | None = Field(None, max_length=500)
-    enabled: bool | None = None
+    enabled: StrictBool | None = None
 
 
 class RotateSecret(Strict):
-    expires_in_seconds: int | None = Field(
+    expires_in_seconds: StrictInt | None = Field(
         None,
         ge=0,
         le=7 * 86400,
@@ -48,109 +55,15 @@ class RotateSecret(Strict):
 
 
 class Recover(Strict):
-    since: datetime = Field(description="Failed deliveries created since then (at most 14 days).")
-    until: datetime | None = None
-
-
-class EndpointOut(BaseModel):
-    id: str
-    object: Literal["webhook_endpoint"] = "webhook_endpoint"
-    url: str
-    description: str | None
-    enabled_events: list[str]
-    enabled: bool
-    disabled_reason: str | None
-    livemode: bool
-    failing_since: datetime | None
-    last_success_at: datetime | None = Field(
-        description="When a delivery last succeeded, to within a minute (stamped at most once a "
-        "minute per endpoint); each delivery's delivered_at is exact."
+    since: UtcTime = Field(
+        description="Failed deliveries created since then (at most 14 days). " + TIME_FILTER
     )
-    created_at: datetime
-    secret: str | None = Field(
-        None, description="The signing secret; present only when created or rotated."
-    )
-
-    @classmethod
-    def of(cls, endpoint: WebhookEndpoint, secret: str | None = None) -> EndpointOut:
-        return cls(
-            id=endpoint.id,
-            url=endpoint.url,
-            description=endpoint.description,
-            enabled_events=list(endpoint.enabled_events),
-            enabled=endpoint.enabled,
-            disabled_reason=endpoint.disabled_reason,
-            livemode=endpoint.livemode,
-            failing_since=endpoint.failing_since,
-            last_success_at=endpoint.last_success_at,
-            created_at=endpoint.created_at,
-            secret=secret,
-        )
-
-
-class DeletedOut(BaseModel):
-    id: str
-    object: Literal["webhook_endpoint"] = "webhook_endpoint"
-    deleted: bool = True
-
-
-class DeliveryOut(BaseModel):
-    id: str
-    object: Literal["webhook_delivery"] = "webhook_delivery"
-    event: str
-    webhook_endpoint: str
-    status: str
-    attempt_count: int
-    next_attempt_at: datetime | None
-    last_status_code: int | None
-    last_error: str | None
-    delivered_at: datetime | None
-    created_at: datetime
-    attempts: list[dict[str, Any]] | None = None
-
-    @classmethod
-    def of(cls, delivery: WebhookDelivery, attempts: list[Any] | None = None) -> DeliveryOut:
-        return cls(
-            id=delivery.id,
-            event=delivery.event_id,
-            webhook_endpoint=delivery.endpoint_id,
-            status=delivery.status,
-            attempt_count=delivery.attempt_count,
-            next_attempt_at=delivery.next_attempt_at,
-            last_status_code=delivery.last_status_code,
-            last_error=delivery.last_error,
-            delivered_at=delivery.delivered_at,
-            created_at=delivery.created_at,
-            attempts=None
-            if attempts is None
-            else [
-                {
-                    "id": a.id,
-                    "object": "webhook_attempt",
-                    "trigger": a.trigger,
-                    "url": a.url,
-                    "request_headers": a.request_headers,
-                    "response_status": a.response_status,
-                    "response_body": a.response_body,
-                    "duration_ms": a.duration_ms,
-                    "error": a.error,
-                    "succeeded": a.succeeded,
-                    "created_at": a.created_at,
-                }
-                for a in attempts
-            ],
-        )
-
-
-class RecoverOut(BaseModel):
-    object: Literal["webhook_recovery"] = "webhook_recovery"
-    webhook_endpoint: str
-    queued: int
+    until: UtcTime | None = Field(None, description="And created before then. " + TIME_FILTER)
 
 
 @router.post("", response_model=EndpointOut, status_code=201, summary="Create a webhook endpoint")
-async def create(
-    body: EndpointCreate, principal: WriteAccess, session: Session, state: State
+async def create_webhook_endpoint(
+    body: EndpointCreate, principal: ReadWriteAccess, session: Session, state: State
 ) -> EndpointOut:
     issued = await endpoints.create_endpoint(
         session,
@@ -166,21 +79,20 @@ async def create(
 
 
 @router.get("", response_model=ListResponse[EndpointOut], summary="List webhook endpoints")
-async def list_all(
+async def list_webhook_endpoints(
     principal: ReadAccess,
     session: Session,
-    limit: Limit = 20,
-    starting_after: StartingAfter = None,
+    page: Page,
 ) -> ListResponse[EndpointOut]:
     query = endpoints.list_query(principal.require_account(), principal.livemode)
-    rows, more = await fetch_page(
-        session, query, WebhookEndpoint.id, limit=limit, starting_after=starting_after
-    )
+    rows, more = await fetch_page(session, query, WebhookEndpoint.id, page)
     return ListResponse(data=[EndpointOut.of(e) for e in rows], has_more=more)
 
 
 @router.get("/{endpoint_id}", response_model=EndpointOut, summary="Retrieve a webhook endpoint")
-async def retrieve(endpoint_id: str, principal: ReadAccess, session: Session) -> EndpointOut:
+async def retrieve_webhook_endpoint(
+    endpoint_id: str, principal: ReadAccess, session: Session
+) -> EndpointOut:
     endpoint = await endpoints.get_endpoint(
         session,
         account_id=principal.require_account(),
@@ -191,7 +103,11 @@ async def retrieve(endpoint_id: str, principal: ReadAccess, session: Session) ->
 
 
 async def _update(
-    endpoint_id: str, body: EndpointUpdate, principal: WriteAccess, session: Session, state: State
+    endpoint_id: str,
+    body: EndpointUpdate,
+    principal: ReadWriteAccess,
+    session: Session,
+    state: State,
 ) -> EndpointOut:
     endpoint = await endpoints.update_endpoint(
         session,
@@ -204,27 +120,41 @@ async def _update(
     return EndpointOut.of(endpoint)
 
 
-for _method in ("POST", "PATCH"):  # POST as Stripe does, PATCH for REST clients
-    router.add_api_route(
-        "/{endpoint_id}",
-        _update,
-        methods=[_method],
-        response_model=EndpointOut,
-        name=f"update_webhook_endpoint_{_method.lower()}",
-        operation_id=f"update_webhook_endpoint_{_method.lower()}",
-        summary="Update a webhook endpoint (url, enabled_events, description, enabled)",
-    )
+_UPDATE_SUMMARY = "Update a webhook endpoint (url, enabled_events, description, enabled)"
+router.add_api_route(  # POST is the verb, as at Stripe
+    "/{endpoint_id}",
+    _update,
+    methods=["POST"],
+    response_model=EndpointOut,
+    name="update_webhook_endpoint",
+    operation_id="update_webhook_endpoint",
+    summary=_UPDATE_SUMMARY,
+)
+router.add_api_route(  # an alias for REST clients
+    "/{endpoint_id}",
+    _update,
+    methods=["PATCH"],
+    response_model=EndpointOut,
+    name="update_webhook_endpoint_patch",
+    operation_id="update_webhook_endpoint_patch",
+    summary=f"{_UPDATE_SUMMARY} (PATCH: an alias of POST)",
+    deprecated=True,
+)
 
 
-@router.delete("/{endpoint_id}", response_model=DeletedOut, summary="Delete a webhook endpoint")
-async def delete(endpoint_id: str, principal: WriteAccess, session: Session) -> DeletedOut:
+@router.delete(
+    "/{endpoint_id}", response_model=DeletedEndpointOut, summary="Delete a webhook endpoint"
+)
+async def delete_webhook_endpoint(
+    endpoint_id: str, principal: WriteAccess, session: Session
+) -> DeletedEndpointOut:
     endpoint = await endpoints.delete_endpoint(
         session,
         account_id=principal.require_account(),
         livemode=principal.livemode,
         endpoint_id=endpoint_id,
     )
-    return DeletedOut(id=endpoint.id)
+    return DeletedEndpointOut.of(endpoint)
 
 
 @router.post(
@@ -232,7 +162,7 @@ async def delete(endpoint_id: str, principal: WriteAccess, session: Session) -> 
     response_model=EndpointOut,
     summary="Rotate the signing secret (the old one keeps signing during a grace period)",
 )
-async def rotate(
+async def rotate_webhook_endpoint_secret(
     endpoint_id: str,
     principal: WriteAccess,
     session: Session,
@@ -258,7 +188,9 @@ async def rotate(
     status_code=202,
     summary="Send a webhook_endpoint.ping event to this endpoint",
 )
-async def test(endpoint_id: str, principal: WriteAccess, session: Session) -> DeliveryOut:
+async def test_webhook_endpoint(
+    endpoint_id: str, principal: WriteAccess, session: Session
+) -> DeliveryOut:
     delivery = await replay.send_test(
         session,
         account_id=principal.require_account(),
@@ -274,7 +206,7 @@ async def test(endpoint_id: str, principal: WriteAccess, session: Session) -> De
     status_code=202,
     summary="Send again every failed delivery since a time (at most 14 days ago)",
 )
-async def recover(
+async def recover_webhook_endpoint(
     endpoint_id: str, body: Recover, principal: WriteAccess, session: Session
 ) -> RecoverOut:
     count = await replay.recover_failed(
@@ -293,13 +225,12 @@ async def recover(
     response_model=ListResponse[DeliveryOut],
     summary="The endpoint's deliveries, newest first",
 )
-async def deliveries(
+async def list_webhook_deliveries(
     endpoint_id: str,
     principal: ReadAccess,
     session: Session,
+    page: Page,
     status: Literal["pending", "succeeded", "failed"] | None = Query(None),
-    limit: Limit = 20,
-    starting_after: StartingAfter = None,
 ) -> ListResponse[DeliveryOut]:
     endpoint = await endpoints.get_endpoint(
         session,
@@ -308,9 +239,7 @@ async def deliveries(
         endpoint_id=endpoint_id,
     )
     query = event_log.deliveries_query(endpoint_id=endpoint.id, status=status)
-    rows, more = await fetch_page(
-        session, query, WebhookDelivery.id, limit=limit, starting_after=starting_after
-    )
+    rows, more = await fetch_page(session, query, WebhookDelivery.id, page)
     attempts = await event_log.attempts_of(session, [d.id for d in rows])
     return ListResponse(
         data=[DeliveryOut.of(d, [a for a in attempts if a.delivery_id == d.id]) for d in rows],

@@ -7,10 +7,18 @@
     pm_card_insufficientFunds       declined, insufficient_funds
     pm_card_decline_<code>          declined with any decline code
     pm_card_timeout                 the charge happens, but the answer never arrives (timeout)
-    pm_card_rateLimit               refused before processing (rate limit, transient)
+    pm_card_rateLimit               refused before processing (rate limit, transient; says
+                                    nothing about the provider's health)
+    pm_card_providerDown            refused before processing (HTTP 503, transient: an
+                                    outage, counted by the circuit breaker)
     pm_card_partialFailure          1 in 5 idempotency keys declined (processing_error)
     pm_card_invalidPayee            refused permanently (invalid_payee)
     pm_card_delay_<ms>              succeeds after <ms> milliseconds
+    pm_card_threeDSecure            waits for the customer (3-D Secure: requires_action with a
+                                    client secret) until the customer acts
+                                    (``MockProvider.complete_action``), then succeeds
+    pm_card_threeDSecureFail        the same, but the challenge fails: declined,
+                                    authentication_required
 
 A ``_on_<provider>`` suffix limits the scenario to the provider of that name
 (``pm_card_rateLimit_on_mock``): other providers treat the token like ``pm_card_visa``,
@@ -27,7 +35,15 @@ from typing import Literal
 from kassa.providers.base import MethodDetails
 
 Kind = Literal[
-    "success", "decline", "timeout", "rate_limit", "partial_failure", "invalid_payee", "unknown"
+    "success",
+    "decline",
+    "timeout",
+    "rate_limit",
+    "provider_down",
+    "partial_failure",
+    "invalid_payee",
+    "action",
+    "unknown",
 ]
 
 _CARDS = {
@@ -44,8 +60,11 @@ _FIXED = {
     "insufficientFunds": ("decline", "insufficient_funds", "9995"),
     "timeout": ("timeout", None, "0341"),
     "rateLimit": ("rate_limit", None, "0259"),
+    "providerDown": ("provider_down", None, "0119"),
     "partialFailure": ("partial_failure", None, "3220"),
     "invalidPayee": ("invalid_payee", None, "0069"),
+    "threeDSecure": ("action", None, "3184"),
+    "threeDSecureFail": ("action", "authentication_required", "3063"),
 }
 
 
@@ -53,7 +72,7 @@ _FIXED = {
 class Scenario:
     kind: Kind
     method: MethodDetails | None
-    decline_code: str | None = None
+    decline_code: str | None = None  # for "action": the challenge fails with this code
     delay_ms: int = 0
 
 

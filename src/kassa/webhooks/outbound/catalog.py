@@ -8,6 +8,7 @@ from collections.abc import Iterable
 
 from kassa.core.errors import InvalidRequest
 from kassa.jobs.catalog import all_event_types, declare_event
+from kassa.webhooks.outbound.errors import UNKNOWN_EVENT_TYPE
 
 PING = "webhook_endpoint.ping"
 FAILING = "webhook_endpoint.failing"
@@ -80,9 +81,8 @@ def validate_filter(patterns: list[str]) -> list[str]:
         if not _PATTERN_RE.match(pattern) or not any(
             fnmatch.fnmatchcase(name, pattern) for name in known
         ):
-            raise InvalidRequest(
+            raise UNKNOWN_EVENT_TYPE(
                 f"{pattern!r} matches no event type kassa sends (see GET /v1/event_types).",
-                code="unknown_event_type",
                 param="enabled_events",
             )
         if pattern not in cleaned:

@@ -17,7 +17,7 @@ import logging
 import random
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -27,7 +27,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from kassa.core import clock
 from kassa.core.crypto import SecretBox
-from kassa.core.ids import new_id
 from kassa.jobs import JobContext, enqueue
 from kassa.jobs.models import Event
 from kassa.webhooks.outbound import health
@@ -42,7 +41,8 @@ from kassa.webhooks.outbound.models import (
     WebhookDelivery,
     WebhookEndpoint,
 )
-from kassa.webhooks.outbound.schedule import next_delay, parse_retry_after
+from kassa.webhooks.outbound.rows import attempt_row, delivery_row
+from kassa.webhooks.outbound.schedule import delay_after_failure, parse_retry_after
 from kassa.webhooks.outbound.sender import Outcome, Sender
 from kassa.webhooks.outbound.signing import signed_headers
 
@@ -52,6 +52,8 @@ DELIVER_JOB = "webhooks.deliver"
 FAN_OUT_JOB = "webhooks.fan_out"
 SCHEDULED, MANUAL = "scheduled", "manual"
 CATCH_UP_WINDOW = timedelta(days=14)
+
+Target = tuple[Event, WebhookEndpoint]
 
 
 def event_body(event: Event) -> bytes:
@@ -67,19 +69,17 @@ def event_body(event: Event) -> bytes:
     )
 
 
-def new_delivery(session: AsyncSession, event: Event, endpoint: WebhookEndpoint) -> WebhookDelivery:
+def new_delivery(
+    session: AsyncSession,
+    event: Event,
+    endpoint: WebhookEndpoint,
+    *,
+    next_attempt_at: datetime | None = None,
+) -> WebhookDelivery:
+    """A pending delivery whose first attempt is due at ``next_attempt_at`` (default: now)."""
     now = clock.now()
-    delivery = WebhookDelivery(
-        id=new_id("whd"),
-        event_id=event.id,
-        endpoint_id=endpoint.id,
-        account_id=endpoint.account_id,
-        status=PENDING,
-        attempt_count=0,
-        next_attempt_at=now,
-        created_at=now,
-        updated_at=now,
-    )
+    row = delivery_row(event.id, endpoint, now=now, next_attempt_at=next_attempt_at or now)
+    delivery = WebhookDelivery(**row)
     session.add(delivery)
     return delivery
 
@@ -137,32 +137,6 @@ async def resend_failed(session: AsyncSession, ids: list[str], *, now: datetime)
         queue_attempt(session, delivery_id, trigger=MANUAL, n=0, fail_on_error=True)
 
 
-def attempt_row(
-    delivery: WebhookDelivery,
-    endpoint: WebhookEndpoint,
-    headers: dict[str, str],
-    outcome: Outcome,
-    *,
-    trigger: str,
-    now: datetime,
-) -> WebhookAttempt:
-    return WebhookAttempt(
-        id=new_id("wha"),
-        delivery_id=delivery.id,
-        endpoint_id=endpoint.id,
-        event_id=delivery.event_id,
-        trigger=trigger,
-        url=endpoint.url,
-        request_headers=headers,
-        response_status=outcome.status,
-        response_body=outcome.body,
-        duration_ms=outcome.duration_ms,
-        error=outcome.error,
-        succeeded=outcome.ok,
-        created_at=now,
-    )
-
-
 class Deliverer:
     """Runs delivery attempts; one per worker process (it owns the HTTP session)."""
 
@@ -189,6 +163,39 @@ class Deliverer:
     async def close(self) -> None:
         await self.sender.close()
 
+    # -- the two things every POST path shares: an in-flight slot, and its signature --------
+    def try_take(self, endpoint: WebhookEndpoint) -> bool:
+        """Take one of the endpoint's in-flight slots (one while it is failing), or say there
+        is none free. Call it before any await, so the check and the take are one step."""
+        limit = 1 if endpoint.failing_since is not None else self.config.max_in_flight
+        if self.in_flight[endpoint.id] >= limit:
+            return False
+        self.in_flight[endpoint.id] += 1
+        return True
+
+    def release(self, endpoint_id: str) -> None:
+        """Give back a slot ``try_take`` took, as soon as the endpoint answered."""
+        self.in_flight[endpoint_id] -= 1
+        if self.in_flight[endpoint_id] <= 0:
+            del self.in_flight[endpoint_id]
+
+    def sign(self, targets: Sequence[Target]) -> list[tuple[bytes, dict[str, str]]]:
+        """Body and signed headers per (event, endpoint), for POSTs made now; each event's body
+        is built and each endpoint's secrets are decrypted once, however often they recur."""
+        now, timestamp = clock.now(), int(self.wall_time())
+        bodies: dict[str, bytes] = {}
+        secrets: dict[str, list[str]] = {}
+        signed: list[tuple[bytes, dict[str, str]]] = []
+        for event, endpoint in targets:
+            body = bodies.get(event.id)
+            if body is None:
+                body = bodies[event.id] = event_body(event)
+            keys = secrets.get(endpoint.id)
+            if keys is None:
+                keys = secrets[endpoint.id] = signing_secrets(endpoint, self.box, now)
+            signed.append((body, signed_headers(keys, event.id, timestamp, body)))
+        return signed
+
     async def handle(self, ctx: JobContext) -> None:
         session, args = ctx.session, ctx.args
         trigger, n = str(args.get("trigger", SCHEDULED)), int(args.get("n", 1))
@@ -208,27 +215,17 @@ class Deliverer:
         if endpoint.deleted_at is not None or (not endpoint.enabled and event.type != PING):
             await self._give_up(session, delivery, "the endpoint is disabled or deleted")
             return
-        limit = 1 if endpoint.failing_since is not None else self.config.max_in_flight
-        if self.in_flight[endpoint.id] >= limit:
+        if not self.try_take(endpoint):
             pause = self.defer_seconds[1 if endpoint.failing_since is not None else 0]
             later = clock.now() + timedelta(seconds=pause * random.uniform(0.5, 1.5))
             enqueue(session, DELIVER_JOB, dict(args), run_at=later)
             return
-        self.in_flight[endpoint.id] += 1  # taken before any await, so the check holds
         try:
-            body = event_body(event)
-            headers = signed_headers(
-                signing_secrets(endpoint, self.box, clock.now()),
-                event.id,
-                int(self.wall_time()),
-                body,
-            )
+            [(body, headers)] = self.sign([(event, endpoint)])
             await session.commit()  # no transaction stays open during the HTTP request
             outcome = await self.sender.post(endpoint.url, headers, body)
         finally:
-            self.in_flight[endpoint.id] -= 1
-            if self.in_flight[endpoint.id] <= 0:
-                del self.in_flight[endpoint.id]
+            self.release(endpoint.id)
         await self._record(
             session,
             delivery,
@@ -261,7 +258,10 @@ class Deliverer:
         fail_on_error: bool,
     ) -> None:
         now = clock.now()
-        session.add(attempt_row(delivery, endpoint, headers, outcome, trigger=trigger, now=now))
+        attempt = attempt_row(
+            delivery.id, delivery.event_id, endpoint, headers, outcome, trigger=trigger, now=now
+        )
+        session.add(WebhookAttempt(**attempt))
         values = self.settle(
             session,
             delivery.id,
@@ -339,11 +339,10 @@ class Deliverer:
             await health.record_failure(session, endpoint, now, self.config, gone=gone)
 
     def _retry_delay(self, outcome: Outcome, n: int, now: datetime) -> timedelta | None:
-        """The schedule's next delay, or the receiver's Retry-After (capped) while attempts last."""
-        scheduled = next_delay(self.config.schedule, n)
-        if scheduled is None:
-            return None
-        asked = parse_retry_after(outcome.retry_after, now=now)
-        if asked is not None:
-            return min(asked, self.config.retry_after_max)
-        return scheduled
+        """The schedule's next delay, later if the receiver's Retry-After asks (capped)."""
+        return delay_after_failure(
+            self.config.schedule,
+            n,
+            retry_after=parse_retry_after(outcome.retry_after, now=now),
+            retry_after_max=self.config.retry_after_max,
+        )

@@ -91,15 +91,8 @@ async def create_endpoint(
         created_at=now,
         updated_at=now,
     )
-    session.add(endpoint)
-    audit.record(
-        session,
-        action="webhook_endpoint.create",
-        object_type="webhook_endpoint",
-        object_id=endpoint.id,
-        account_id=account_id,
-        after=to_dict(endpoint),
-    )
+    after = to_dict(endpoint)
+    audit.add_created(session, endpoint, "webhook_endpoint", account_id=account_id, after=after)
     return IssuedSecret(endpoint, secret)
 
 

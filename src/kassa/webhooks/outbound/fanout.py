@@ -9,7 +9,8 @@ delivery in one transaction that also finishes the job. Every other attempt (ret
 or busy endpoints, replays) is its own ``webhooks.deliver`` job per (event, endpoint).
 
 The worker hands first attempts of fan-out jobs over in batches (``fan_out_batch``): one query
-reads all their events and endpoints, all POSTs run at once, and one multi-row INSERT each
+reads all their events and endpoints, all POSTs run at once, and one executemany INSERT each
+(one prepared statement for every row; multi-row VALUES measured no faster, decision 0004)
 records deliveries and attempts, in the transaction that finishes the jobs. That is about six
 statements per batch instead of six per event (docs/decisions/0004-batch-jobs.md).
 
@@ -23,7 +24,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections import Counter
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
@@ -33,7 +33,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from kassa.core import clock
 from kassa.core.db import is_postgres
-from kassa.core.ids import new_id
 from kassa.jobs import JobContext
 from kassa.jobs.models import Event
 from kassa.jobs.registry import BatchContext, Handler
@@ -42,22 +41,19 @@ from kassa.webhooks.outbound.config import OutboundConfig
 from kassa.webhooks.outbound.delivery import (
     SCHEDULED,
     Deliverer,
-    event_body,
+    Target,
     new_delivery,
     queue_attempt,
 )
-from kassa.webhooks.outbound.endpoints import signing_secrets
 from kassa.webhooks.outbound.models import (
-    PENDING,
     WebhookAttempt,
     WebhookDelivery,
     WebhookEndpoint,
 )
+from kassa.webhooks.outbound.rows import attempt_row, delivery_row
 from kassa.webhooks.outbound.schedule import jittered
 from kassa.webhooks.outbound.sender import Outcome
-from kassa.webhooks.outbound.signing import signed_headers
 
-Target = tuple[Event, WebhookEndpoint]
 _deliveries: Table = WebhookDelivery.__table__  # type: ignore[assignment]
 _attempts: Table = WebhookAttempt.__table__  # type: ignore[assignment]
 _INSERT_DELIVERIES, _INSERT_ATTEMPTS = insert(_deliveries), insert(_attempts)
@@ -112,15 +108,8 @@ def _queue_first_attempts(
 ) -> None:
     for event, endpoint in later:
         first = clock.now() + jittered(config.schedule[0])
-        delivery = new_delivery(session, event, endpoint)
-        delivery.next_attempt_at = first
+        delivery = new_delivery(session, event, endpoint, next_attempt_at=first)
         queue_attempt(session, delivery.id, trigger=SCHEDULED, n=1, run_at=first)
-
-
-def _release(in_flight: Counter[str], endpoint_id: str) -> None:
-    in_flight[endpoint_id] -= 1
-    if in_flight[endpoint_id] <= 0:
-        del in_flight[endpoint_id]
 
 
 @dataclass
@@ -166,7 +155,7 @@ async def _fan_out(
     events, targets = await _load(session, [event_id for _, event_id, _ in jobs])
     # A run before this one may have created some deliveries already.
     done = await _already_delivered(session, [e for _, e, attempt in jobs if attempt > 1])
-    config, in_flight = deliverer.config, deliverer.in_flight
+    config = deliverer.config
     now_first = config.schedule[0] == timedelta(0)
     inline: dict[str, list[_Post]] = {}
     later: dict[str, list[Target]] = {}
@@ -177,29 +166,27 @@ async def _fan_out(
         for endpoint in targets.get(event_id, []):
             if (event_id, endpoint.id) in done:
                 continue
-            if (
-                now_first
-                and endpoint.failing_since is None
-                and in_flight[endpoint.id] < config.max_in_flight
-            ):
-                in_flight[endpoint.id] += 1  # taken before any await
+            # A failing endpoint's attempts are jobs of their own; a slot is taken before any await.
+            if now_first and endpoint.failing_since is None and deliverer.try_take(endpoint):
                 inline.setdefault(job_id, []).append(_Post(event, endpoint))
             else:
                 later.setdefault(job_id, []).append((event, endpoint))
     posts = [p for job_posts in inline.values() for p in job_posts]
     try:
-        _sign(deliverer, posts)
+        signed = deliverer.sign([(p.event, p.endpoint) for p in posts])
+        for p, (body, headers) in zip(posts, signed, strict=True):
+            p.body, p.headers = body, headers
         await session.commit()  # no transaction stays open during the HTTP requests
     except BaseException:
         for p in posts:
-            _release(in_flight, p.endpoint.id)
+            deliverer.release(p.endpoint.id)
         raise
 
     async def post(p: _Post) -> Outcome:
         try:
             return await deliverer.sender.post(p.endpoint.url, p.headers, p.body)
         finally:  # as soon as this endpoint answers, not when the slowest one does
-            _release(in_flight, p.endpoint.id)
+            deliverer.release(p.endpoint.id)
 
     for p in posts:
         p.task = asyncio.create_task(post(p))
@@ -261,65 +248,32 @@ def _finish_alone(deliverer: Deliverer, posts: list[_Post], later: list[Target])
     return finish
 
 
-def _sign(deliverer: Deliverer, posts: list[_Post]) -> None:
-    """Body and headers per POST; each event's body is built and each secret decrypted once."""
-    now, timestamp = clock.now(), int(deliverer.wall_time())
-    bodies: dict[str, bytes] = {}
-    secrets: dict[str, list[str]] = {}
-    for p in posts:
-        event, endpoint = p.event, p.endpoint
-        body = bodies.get(event.id)
-        if body is None:
-            body = bodies[event.id] = event_body(event)
-        keys = secrets.get(endpoint.id)
-        if keys is None:
-            keys = secrets[endpoint.id] = signing_secrets(endpoint, deliverer.box, now)
-        p.body, p.headers = body, signed_headers(keys, event.id, timestamp, body)
-
-
 async def _record(deliverer: Deliverer, session: AsyncSession, posts: list[_Post]) -> None:
-    """Deliveries and attempts as two multi-row Core INSERTs (deliveries first), then health."""
+    """Deliveries and attempts as two executemany Core INSERTs (deliveries first), then health."""
     if not posts:
         return
     now = clock.now()
     deliveries: list[dict[str, Any]] = []
     attempts: list[dict[str, Any]] = []
     for p in posts:
-        event, endpoint, headers, outcome = p.event, p.endpoint, p.headers, p.outcome()
-        delivery_id = new_id("whd")
-        values = deliverer.settle(
-            session, delivery_id, outcome, trigger=SCHEDULED, n=1, fail_on_error=False, now=now
+        event, endpoint, outcome = p.event, p.endpoint, p.outcome()
+        delivery = delivery_row(event.id, endpoint, now=now, next_attempt_at=None, attempt_count=1)
+        delivery.update(
+            deliverer.settle(
+                session,
+                delivery["id"],
+                outcome,
+                trigger=SCHEDULED,
+                n=1,
+                fail_on_error=False,
+                now=now,
+            )
         )
-        deliveries.append(
-            {
-                "id": delivery_id,
-                "event_id": event.id,
-                "endpoint_id": endpoint.id,
-                "account_id": endpoint.account_id,
-                "status": PENDING,
-                "attempt_count": 1,
-                "next_attempt_at": None,
-                "delivered_at": None,
-                "created_at": now,
-                **values,
-            }
-        )
+        deliveries.append(delivery)
         attempts.append(
-            {
-                "id": new_id("wha"),
-                "delivery_id": delivery_id,
-                "endpoint_id": endpoint.id,
-                "event_id": event.id,
-                "trigger": SCHEDULED,
-                "url": endpoint.url,
-                "request_headers": headers,
-                "response_status": outcome.status,
-                "response_body": outcome.body,
-                "duration_ms": outcome.duration_ms,
-                "error": outcome.error,
-                "succeeded": outcome.ok,
-                "created_at": now,
-            }
+            attempt_row(
+                delivery["id"], event.id, endpoint, p.headers, outcome, trigger=SCHEDULED, now=now
+            )
         )
     # On the tables, not the classes: the ORM's bulk-insert path costs more than the INSERTs.
     await session.execute(_INSERT_DELIVERIES, deliveries)

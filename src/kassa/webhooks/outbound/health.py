@@ -36,16 +36,20 @@ def _remember(endpoint: WebhookEndpoint, **values: object) -> None:
 
 
 async def _claim(
-    session: AsyncSession, endpoint_id: str, *conditions: object, **values: object
+    session: AsyncSession, endpoint: WebhookEndpoint, *conditions: object, **values: object
 ) -> bool:
-    """A conditional update: True for the one caller that made the change."""
+    """A conditional update: True for the one caller that made the change, whose loaded
+    ``endpoint`` then shows it (``_remember``)."""
     result = await session.execute(
         update(WebhookEndpoint)
-        .where(WebhookEndpoint.id == endpoint_id, *conditions)  # type: ignore[arg-type]
+        .where(WebhookEndpoint.id == endpoint.id, *conditions)  # type: ignore[arg-type]
         .values(**values)
         .execution_options(synchronize_session=False)
     )
-    return int(result.rowcount) == 1  # type: ignore[attr-defined]
+    changed = int(result.rowcount) == 1  # type: ignore[attr-defined]
+    if changed:
+        _remember(endpoint, **values)
+    return changed
 
 
 def _notify(
@@ -70,21 +74,18 @@ async def record_success(
     delivery ended it). Touches the row only when something changes: hot rows are slow."""
     if endpoint.failing_since is None:
         if endpoint.last_success_at is None or now - endpoint.last_success_at > SUCCESS_STAMP_EVERY:
-            await _claim(session, endpoint.id, last_success_at=now)
-            _remember(endpoint, last_success_at=now)
+            await _claim(session, endpoint, last_success_at=now)
         return None
     since = endpoint.failing_since
     was_notified = endpoint.failing_notified_at is not None
     changed = await _claim(
         session,
-        endpoint.id,
+        endpoint,
         WebhookEndpoint.failing_since.is_not(None),
         failing_since=None,
         failing_notified_at=None,
         last_success_at=now,
     )
-    if changed:
-        _remember(endpoint, failing_since=None, failing_notified_at=None, last_success_at=now)
     if changed and was_notified:
         _notify(
             session,
@@ -106,31 +107,27 @@ async def record_failure(
     gone: bool = False,
 ) -> None:
     if gone:
-        await disable(session, endpoint, now, code="gone", why="it answered 410 Gone")
+        await disable(session, endpoint, now, reason="gone", why="it answered 410 Gone")
         return
     since = endpoint.failing_since
     if since is None:
-        if await _claim(
-            session, endpoint.id, WebhookEndpoint.failing_since.is_(None), failing_since=now
-        ):
-            _remember(endpoint, failing_since=now)
+        await _claim(session, endpoint, WebhookEndpoint.failing_since.is_(None), failing_since=now)
         return
     span = now - since
     if span >= max(config.disable_after, config.failing_min_span):
         await disable(
-            session, endpoint, now, code="failing", why=f"it failed every delivery since {since}"
+            session, endpoint, now, reason="failing", why=f"it failed every delivery since {since}"
         )
     elif (
         span >= config.failing_min_span
         and endpoint.failing_notified_at is None
         and await _claim(
             session,
-            endpoint.id,
+            endpoint,
             WebhookEndpoint.failing_notified_at.is_(None),
             failing_notified_at=now,
         )
     ):
-        _remember(endpoint, failing_notified_at=now)
         days = config.disable_after.total_seconds() / 86400
         _notify(
             session,
@@ -145,19 +142,18 @@ async def record_failure(
 
 
 async def disable(
-    session: AsyncSession, endpoint: WebhookEndpoint, now: datetime, *, code: str, why: str
+    session: AsyncSession, endpoint: WebhookEndpoint, now: datetime, *, reason: str, why: str
 ) -> None:
-    """``code`` is the stable ``disabled_reason`` ("gone", "failing"); ``why`` is for people."""
+    """``reason`` is the stable ``disabled_reason`` ("gone", "failing"); ``why`` is for people."""
     if not await _claim(
         session,
-        endpoint.id,
+        endpoint,
         WebhookEndpoint.enabled.is_(True),
         enabled=False,
-        disabled_reason=code,
+        disabled_reason=reason,
         updated_at=now,
     ):
         return
-    _remember(endpoint, enabled=False, disabled_reason=code, updated_at=now)
     _notify(
         session,
         endpoint,

@@ -11,11 +11,12 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from kassa.core import audit, clock
-from kassa.core.errors import Conflict, InvalidRequest
+from kassa.core.errors import InvalidRequest
 from kassa.jobs import emit
 from kassa.webhooks.outbound.catalog import PING
 from kassa.webhooks.outbound.delivery import MANUAL, new_delivery, queue_attempt, resend_failed
 from kassa.webhooks.outbound.endpoints import get_endpoint
+from kassa.webhooks.outbound.errors import RECOVER_WINDOW_EXCEEDED, WEBHOOK_ENDPOINT_DISABLED
 from kassa.webhooks.outbound.event_log import get_event
 from kassa.webhooks.outbound.models import FAILED, PENDING, WebhookDelivery, WebhookEndpoint
 
@@ -24,9 +25,8 @@ RECOVER_WINDOW = timedelta(days=14)
 
 def _require_enabled(endpoint: WebhookEndpoint) -> None:
     if not endpoint.enabled:
-        raise Conflict(
-            f"Webhook endpoint {endpoint.id} is disabled; enable it first.",
-            code="webhook_endpoint_disabled",
+        raise WEBHOOK_ENDPOINT_DISABLED(
+            f"Webhook endpoint {endpoint.id} is disabled; enable it first."
         )
 
 
@@ -80,9 +80,7 @@ async def recover_failed(
     if since.tzinfo is None:
         raise InvalidRequest("since needs a time zone (for example ...Z).", param="since")
     if since < now - RECOVER_WINDOW:
-        raise InvalidRequest(
-            "since may be at most 14 days ago.", code="recover_window_exceeded", param="since"
-        )
+        raise RECOVER_WINDOW_EXCEEDED("since may be at most 14 days ago.", param="since")
     endpoint = await get_endpoint(
         session, account_id=account_id, livemode=livemode, endpoint_id=endpoint_id
     )

@@ -3,6 +3,10 @@
 A schedule is written as delays before each attempt, the first one counted from the event:
 ``0,5s,5m,30m,2h,5h,10h,10h`` (the default) or seed 002's ``0,10s,60s,600s``. Its length is
 the number of automatic attempts.
+
+A receiver's ``Retry-After`` can only push an attempt later, never bring it forward: a receiver
+answering ``Retry-After: 2`` to every attempt would otherwise use up the whole schedule (about
+27 hours) in seconds and see the delivery given up while it is still recovering.
 """
 
 from __future__ import annotations
@@ -58,6 +62,22 @@ def next_delay(schedule: tuple[timedelta, ...], attempts_made: int) -> timedelta
     if attempts_made >= len(schedule):
         return None
     return jittered(schedule[attempts_made])
+
+
+def delay_after_failure(
+    schedule: tuple[timedelta, ...],
+    attempts_made: int,
+    *,
+    retry_after: timedelta | None,
+    retry_after_max: timedelta,
+) -> timedelta | None:
+    """The delay before the next automatic attempt after a failed one, None when attempts are
+    used up: the schedule's (jittered) delay, or the receiver's ``Retry-After`` when that is
+    longer, which counts only up to ``retry_after_max`` (it never shortens the schedule)."""
+    scheduled = next_delay(schedule, attempts_made)
+    if scheduled is None or retry_after is None:
+        return scheduled
+    return max(scheduled, min(retry_after, retry_after_max))
 
 
 def parse_retry_after(value: str | None, *, now: datetime) -> timedelta | None:

@@ -17,6 +17,7 @@ from aiohttp import ThreadedResolver
 from aiohttp.abc import AbstractResolver, ResolveResult
 
 from kassa.core.errors import InvalidRequest
+from kassa.webhooks.outbound.errors import INVALID_WEBHOOK_URL
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 _LOCAL_NAMES = ("localhost", ".localhost", ".local", ".internal", ".localdomain")
@@ -50,7 +51,7 @@ ALLOW_HINT = "set KASSA_WEBHOOK_ALLOW_PRIVATE=true to allow private targets in d
 
 
 def _invalid(message: str) -> InvalidRequest:
-    return InvalidRequest(message, code="invalid_webhook_url", param="url")
+    return INVALID_WEBHOOK_URL(message, param="url")
 
 
 def _private(message: str) -> InvalidRequest:

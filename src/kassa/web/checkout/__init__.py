@@ -1,0 +1,1 @@
+"""The hosted checkout page of stablecoin payment sessions (seed 002)."""

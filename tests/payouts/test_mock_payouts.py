@@ -1,0 +1,176 @@
+"""The whole payouts flow on the mock payout provider (the default: no settings), one test
+per scenario the payee id selects: invite, KYC, batch, execution, retries with the same keys
+(never paid twice), status polling of delayed confirmations."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from kassa.core.money import Money
+from kassa.core.settings import Settings
+from kassa.payouts import execution
+from kassa.payouts.execution import Policy
+from kassa.payouts.provider import payout_provider
+from kassa.providers.base import PayoutLookup
+from kassa.providers.payout_mock import MockPayoutProvider
+from tests.conftest import Backend
+from tests.payouts.conftest import World
+from tests.payouts.test_batches import earn
+
+NOW = Policy(max_attempts=3, base_delay=timedelta(0))
+
+
+@pytest.fixture
+def settings(db: Backend, tmp_path: Path) -> Settings:
+    return db.settings(tmp_path)  # no RISE_*, no KASSA_PAYOUT_PROVIDER
+
+
+@pytest.fixture
+def mock(settings: Settings) -> MockPayoutProvider:
+    provider = payout_provider(settings)
+    assert isinstance(provider, MockPayoutProvider)
+    return provider
+
+
+async def payee(world: World, code: str, payee_id: str) -> dict[str, Any]:
+    affiliate = await world.affiliate(code, rate_bps=10_000)
+    made = await world.post(
+        f"/v1/affiliates/{affiliate['id']}/payees", {"provider_payee_id": payee_id}, 201
+    )
+    synced = await world.post(f"/v1/affiliates/{affiliate['id']}/payees/{made['id']}/sync", {})
+    await earn(world, code, "30.00", 2)
+    return synced
+
+
+async def batch_of(world: World, **payees: str) -> dict[str, Any]:
+    for code, payee_id in payees.items():
+        assert (await payee(world, code, payee_id))["kyc_status"] == "approved"
+    [batch] = (await world.post("/v1/payout_batches", {}, 201))["data"]
+    return batch
+
+
+async def execute(world: World, db: Backend, mock: MockPayoutProvider, batch_id: str) -> Any:
+    await execution.execute(db.sessions, mock, batch_id, NOW)
+    seen = await world.get(f"/v1/payout_batches/{batch_id}")
+    return seen, {t["provider_payee_id"]: t for t in seen["transactions"]}
+
+
+async def test_invite_gives_a_mock_payee_whose_kyc_tests_can_set(
+    world: World, mock: MockPayoutProvider
+) -> None:
+    affiliate = await world.affiliate("ana", email="ana+processing2@example.test")
+    base = f"/v1/affiliates/{affiliate['id']}/payees"
+    made = await world.post(base, {}, 201)
+    invited = await world.post(f"{base}/{made['id']}/invite", {})
+    assert invited["invite_status"] == "accepted"
+    assert invited["provider_payee_id"].startswith("payee_processing2_")
+    again = await world.post(f"{base}/{made['id']}/invite", {})  # invites once
+    assert again["provider_payee_id"] == invited["provider_payee_id"]
+    assert (await world.post(f"{base}/{made['id']}/sync", {}))["kyc_status"] == "approved"
+    mock.set_kyc(invited["provider_payee_id"], "rejected")
+    assert (await world.post(f"{base}/{made['id']}/sync", {}))["kyc_status"] == "rejected"
+    info = await mock.get_payee_info(invited["provider_payee_id"])
+    assert info.email == "ana+processing2@example.test" and not info.can_receive_payments
+
+
+async def test_partial_failure_and_invalid_payee_in_one_batch_then_retry(
+    world: World, db: Backend, mock: MockPayoutProvider
+) -> None:
+    mock.set_kyc("payee_invalidPayee_cy", "approved")  # its account closes after its KYC
+    batch = await batch_of(
+        world, ada="payee_success_ada", bob="payee_partialFailure_bob", cy="payee_invalidPayee_cy"
+    )
+    seen, txs = await execute(world, db, mock, batch["id"])
+    assert seen["status"] == "processing"
+    assert txs["payee_success_ada"]["status"] == "completed"
+    assert txs["payee_partialFailure_bob"]["status"] == "pending"  # retried, same key
+    assert txs["payee_partialFailure_bob"]["error_code"] == "processing_error"
+    assert txs["payee_invalidPayee_cy"]["status"] == "failed"
+    assert txs["payee_invalidPayee_cy"]["error_code"] == "invalid_payee"
+    done, txs = await execute(world, db, mock, batch["id"])
+    assert done["status"] == "completed"
+    assert txs["payee_partialFailure_bob"]["status"] == "completed"
+    assert txs["payee_partialFailure_bob"]["attempts"] == 2
+    statuses = sorted(c["status"] for c in (await world.get("/v1/commissions?limit=20"))["data"])
+    assert statuses == ["failed", "failed", "paid", "paid", "paid", "paid"]
+    assert mock.ledger.paid_count() == 2
+
+
+async def test_timeout_retried_with_the_same_keys_pays_once(
+    world: World, db: Backend, mock: MockPayoutProvider
+) -> None:
+    batch = await batch_of(world, ada="payee_success_ada", bob="payee_timeout_bob")
+    _, txs = await execute(world, db, mock, batch["id"])
+    assert {t["status"] for t in txs.values()} == {"pending"}  # the answer was lost
+    assert {t["error_code"] for t in txs.values()} == {"timeout"}
+    assert mock.ledger.paid_count() == 2  # ...but the mock had paid
+    done, txs = await execute(world, db, mock, batch["id"])
+    assert done["status"] == "completed"
+    assert {t["status"] for t in txs.values()} == {"completed"}
+    assert mock.ledger.paid_count("payee_timeout_bob") == 1  # not twice
+    assert mock.ledger.paid_count() == 2
+
+
+async def test_rate_limit_refuses_the_batch_then_takes_it(
+    world: World, db: Backend, mock: MockPayoutProvider
+) -> None:
+    batch = await batch_of(world, ada="payee_rateLimit_ada")
+    _, txs = await execute(world, db, mock, batch["id"])
+    assert txs["payee_rateLimit_ada"]["status"] == "pending"
+    assert txs["payee_rateLimit_ada"]["error_code"] == "rate_limited"
+    assert mock.ledger.paid_count() == 0
+    done, _ = await execute(world, db, mock, batch["id"])
+    assert done["status"] == "completed" and mock.ledger.paid_count() == 1
+
+
+async def test_insufficient_funds_fails_after_the_retries(
+    world: World, db: Backend, mock: MockPayoutProvider
+) -> None:
+    batch = await batch_of(world, ada="payee_insufficientFunds_ada")
+    for _ in range(NOW.max_attempts):
+        seen, txs = await execute(world, db, mock, batch["id"])
+    assert seen["status"] == "failed"
+    tx = txs["payee_insufficientFunds_ada"]
+    assert tx["status"] == "failed" and tx["attempts"] == 3
+    assert tx["error_code"] == "insufficient_funds"
+    assert mock.ledger.paid_count() == 0
+
+
+async def test_a_payout_above_the_balance_waits_until_funded(
+    world: World, db: Backend, mock: MockPayoutProvider
+) -> None:
+    mock.fund(Money.parse("50.00", "USD"))
+    batch = await batch_of(world, ada="payee_success_ada")  # 60.00
+    _, txs = await execute(world, db, mock, batch["id"])
+    assert txs["payee_success_ada"]["error_code"] == "insufficient_funds"
+    mock.fund(Money.parse("100.00", "USD"))
+    done, _ = await execute(world, db, mock, batch["id"])
+    assert done["status"] == "completed"
+    assert (await mock.balance("USD")).available == Money.parse("40.00", "USD")
+
+
+async def test_delayed_confirmation_is_settled_by_polling(
+    world: World, db: Backend, mock: MockPayoutProvider
+) -> None:
+    batch = await batch_of(world, ada="payee_processing2_ada")
+    seen, txs = await execute(world, db, mock, batch["id"])
+    assert seen["status"] == "processing"
+    assert txs["payee_processing2_ada"]["status"] == "processing"
+    assert await execution.poll(db.sessions, lambda: mock, older_than=timedelta(0)) == 1
+    still = await world.get(f"/v1/payout_batches/{batch['id']}")
+    assert still["transactions"][0]["status"] == "processing"  # first lookup: not yet
+    assert await execution.poll(db.sessions, lambda: mock, older_than=timedelta(0)) == 1
+    done = await world.get(f"/v1/payout_batches/{batch['id']}")
+    assert done["status"] == "completed"
+    assert done["transactions"][0]["status"] == "completed"
+    paid = (await world.get("/v1/commissions?status=paid"))["data"]
+    assert len(paid) == 2 and all(c["paid_at"] for c in paid)
+
+
+async def test_status_of_a_payment_never_sent_is_none(mock: MockPayoutProvider) -> None:
+    lookup = PayoutLookup("pot_x/send", "payee_success", Money.parse("1.00", "USD"))
+    assert await mock.get_payment_status(lookup) is None
