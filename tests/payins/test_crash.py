@@ -73,7 +73,7 @@ async def test_killed_between_intent_and_answer_is_settled_by_reconciliation(
                     return (await http.get("/health")).status_code in (200, 503)
                 return False
 
-            await _wait_until(up, "the server to start")
+            await _wait_until(up, "the server to start", tries=1800)  # 90 s: a loaded machine
             request = asyncio.create_task(
                 http.post(
                     "/v1/payments",
