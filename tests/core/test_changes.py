@@ -349,3 +349,55 @@ async def test_times_are_kept_exactly(db: Backend) -> None:
     later = T0 + timedelta(microseconds=1)
     await _seed(db, _job("job_1", run_at=later))
     assert (await _load(db, Job, "job_1")).run_at == later
+
+
+async def test_guards_of_one_table_with_the_same_columns_commit_all_or_none(db: Backend) -> None:
+    """Many rows guarded alike (a payout batch's transactions) are one set on PostgreSQL:
+    still every row checked in its expected state (NULL included), all written or none."""
+    later = T0 + timedelta(microseconds=7)
+    await _seed(db, *(_job(f"job_{n}") for n in range(1, 5)))
+    for attempt in ("stale", "fresh"):
+        async with executor.unit(db.sessions) as step:
+            jobs = [await _read_job(step, f"job_{n}") for n in range(1, 4)]
+        if attempt == "stale":
+            await _meanwhile(db, "UPDATE jobs SET locked_by = 'worker-9' WHERE id = 'job_3'")
+        changes = ChangeSet()
+        for job in jobs:
+            changes.guard(job, status="queued", locked_by=None)
+            job.status, job.locked_by, job.run_at = "running", "worker-1", later
+        changes.add(_event(f"evt_{attempt}"))
+        committed = await executor.commit(db.sessions, changes)
+        assert committed.matched is (attempt == "fresh")
+        if attempt == "stale":  # two of three still held: nothing written
+            assert [(await _load(db, Job, f"job_{n}")).status for n in (1, 2)] == ["queued"] * 2
+            await _meanwhile(db, "UPDATE jobs SET locked_by = NULL WHERE id = 'job_3'")
+    for n in range(1, 4):
+        job = await _load(db, Job, f"job_{n}")
+        assert (job.status, job.locked_by, job.run_at) == ("running", "worker-1", later)
+    assert (await _load(db, Job, "job_4")).status == "queued"
+    assert [e.id for e in await _events(db)] == ["evt_fresh"]
+
+
+async def test_ride_alongs_of_one_table_with_the_same_columns_each_report_whether_they_ran(
+    db: Backend,
+) -> None:
+    later = T0 + timedelta(seconds=1)
+    await _seed(db, _job("job_1"), _job("job_2", status="running"), _job("job_3"), _job("job_4"))
+    for guarded in ("misses", "holds"):
+        async with executor.unit(db.sessions) as step:
+            first = await _read_job(step, "job_1")
+        if guarded == "misses":
+            await _meanwhile(db, "UPDATE jobs SET attempts = 5 WHERE id = 'job_1'")
+        changes = ChangeSet()
+        changes.guard(first, "attempts")
+        first.attempts += 1
+        for job_id in ("job_2", "job_3", "job_9", "job_4"):
+            update = RowUpdate(_jobs_table(), {"id": job_id, "status": "queued"}, {"run_at": later})
+            changes.ride_along(update)
+        committed = await executor.commit(db.sessions, changes)
+        if guarded == "misses":
+            assert committed == Committed(False, (False, False, False, False))
+            assert (await _load(db, Job, "job_3")).run_at == T0
+    assert committed == Committed(True, (False, True, False, True))
+    assert [(await _load(db, Job, f"job_{n}")).run_at for n in (2, 3, 4)] == [T0, later, later]
+    assert (await _load(db, Job, "job_1")).attempts == 6

@@ -174,3 +174,17 @@ async def test_delayed_confirmation_is_settled_by_polling(
 async def test_status_of_a_payment_never_sent_is_none(mock: MockPayoutProvider) -> None:
     lookup = PayoutLookup("pot_x/send", "payee_success", Money.parse("1.00", "USD"))
     assert await mock.get_payment_status(lookup) is None
+
+
+async def test_a_payee_is_at_the_install_s_payout_provider_and_only_there(
+    world: World, mock: MockPayoutProvider
+) -> None:
+    affiliate = await world.affiliate("eve")
+    base = f"/v1/affiliates/{affiliate['id']}/payees"
+    assert (await world.post(base, {}, 201))["provider"] == "mock"
+    refused = await world.client.post(base, json={"provider": "rise"}, headers=world.acme.auth)
+    assert refused.status_code == 400, refused.text
+    problem = refused.json()
+    assert (problem["code"], problem["param"]) == ("invalid_request", "provider")
+    assert "pays out through mock" in problem["detail"]
+    assert [p["provider"] for p in (await world.get(base))["data"]] == ["mock"]

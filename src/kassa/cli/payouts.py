@@ -149,9 +149,11 @@ def create_payee(
     ] = None,
     live: Live = False,
 ) -> None:
-    """Add a payee account (provider rise) for an affiliate."""
+    """Add a payee account at the install's payout provider for an affiliate."""
     from kassa.payouts import payees
     from kassa.payouts.schemas import PayeeOut
+
+    settings = composed_settings()
 
     async def go(session: AsyncSession) -> dict[str, Any]:
         payee = await payees.create_payee(
@@ -159,12 +161,13 @@ def create_payee(
             account_id=account,
             livemode=live,
             affiliate_id=affiliate_id,
+            installed=settings.payout_provider.name,
             email=email,
             provider_payee_id=provider_payee_id,
         )
         return PayeeOut.of(payee).json_value()
 
-    print_json(in_transaction(go, composed_settings()))
+    print_json(in_transaction(go, settings))
 
 
 @payees_app.command("list")

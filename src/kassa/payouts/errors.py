@@ -33,8 +33,8 @@ PAYEE_NOT_LINKED = declare(
 PAYOUT_PROVIDER_UNCONFIGURED = declare(
     "payout_provider_unconfigured",
     InvalidRequest,
-    "No payout provider is configured (set the `RISE_*` settings); refused before anything is "
-    "written, like pay-ins' provider_not_configured.",
+    "The payout provider chosen (Rise) lacks settings: set the `RISE_*` settings, or "
+    "`KASSA_PAYOUT_PROVIDER=mock` to try payouts; refused before anything is written.",
 )
 COMMISSION_NOT_APPROVABLE = declare(
     "commission_not_approvable", InvalidStateTransition, "Only a pending commission is approved."

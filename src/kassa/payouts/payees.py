@@ -67,14 +67,24 @@ async def create_payee(
     account_id: str,
     livemode: bool,
     affiliate_id: str,
-    provider: str = "rise",
+    installed: str,
+    provider: str | None = None,
     email: str | None = None,
     provider_payee_id: str | None = None,
 ) -> Payee:
+    """A payee at ``provider``, which must be ``installed`` (the install's payout provider,
+    its default): a payee at another could never be paid."""
     affiliate = await get_affiliate(session, affiliate_id, account_id=account_id, livemode=livemode)
+    provider = provider or installed
     if provider not in PROVIDERS:
         raise InvalidRequest(
             f"provider is one of {', '.join(PROVIDERS)}; got {provider!r}.", param="provider"
+        )
+    if provider != installed:
+        raise InvalidRequest(
+            f"This install pays out through {installed} (KASSA_PAYOUT_PROVIDER); a payee at "
+            f"{provider} could not be paid.",
+            param="provider",
         )
     if provider_payee_id is not None:
         taken = await session.scalar(

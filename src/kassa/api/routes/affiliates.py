@@ -62,7 +62,9 @@ class AffiliateCreate(WithMetadata):
 class PayeeCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    provider: Literal["rise"] = "rise"
+    provider: Literal["rise", "mock"] | None = Field(
+        None, description="Default and only choice: the install's payout provider."
+    )
     email: str | None = Field(
         None, max_length=320, pattern=EMAIL, description="Default: the affiliate's."
     )
@@ -174,7 +176,11 @@ async def update_affiliate(
     summary="Add a payee account for an affiliate",
 )
 async def create_payee(
-    affiliate_id: str, body: PayeeCreate, principal: PayoutsWrite, session: Session
+    affiliate_id: str,
+    body: PayeeCreate,
+    principal: PayoutsWrite,
+    session: Session,
+    request: Request,
 ) -> PayeeOut:
     access.viewer(principal).require_own(affiliate_id, "affiliate", affiliate_id)
     access.refuse_affiliate(principal, "add payees")
@@ -183,6 +189,7 @@ async def create_payee(
         account_id=principal.require_account(),
         livemode=principal.livemode,
         affiliate_id=affiliate_id,
+        installed=app_state(request).settings.payout_provider.name,
         provider=body.provider,
         email=body.email,
         provider_payee_id=body.provider_payee_id,
