@@ -4,10 +4,11 @@ per scenario the payee id selects: invite, KYC, batch, execution, retries with t
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
 from kassa.core.money import Money
@@ -15,11 +16,14 @@ from kassa.core.settings import Settings
 from kassa.payouts import execution
 from kassa.payouts.execution import Policy
 from kassa.payouts.provider import payout_provider
+from kassa.payouts.schedules import run_due
 from kassa.providers.base import PayoutLookup
 from kassa.providers.payout_mock import MockPayoutProvider
 from tests.conftest import Backend
+from tests.factories import merchant
 from tests.payouts.conftest import World
 from tests.payouts.test_batches import earn
+from tests.payouts.test_schedules import scheduled
 
 NOW = Policy(max_attempts=3, base_delay=timedelta(0))
 
@@ -188,3 +192,20 @@ async def test_a_payee_is_at_the_install_s_payout_provider_and_only_there(
     assert (problem["code"], problem["param"]) == ("invalid_request", "provider")
     assert "pays out through mock" in problem["detail"]
     assert [p["provider"] for p in (await world.get(base))["data"]] == ["mock"]
+
+
+async def test_live_commissions_are_never_paid_by_the_mock(
+    world: World, client: httpx.AsyncClient, db: Backend, settings: Settings
+) -> None:
+    live = World(client, await merchant(db.sessions, livemode=True))
+    await payee(live, "liv", "payee_success_live")
+    await payee(world, "tes", "payee_success_test")
+    refused = await client.post("/v1/payout_batches", json={}, headers=live.acme.auth)
+    assert refused.status_code == 400, refused.text
+    assert refused.json()["code"] == "provider_test_mode_only"
+    assert (await live.get("/v1/payout_batches"))["data"] == []
+    assert {c["status"] for c in (await live.get("/v1/commissions"))["data"]} == {"approved"}
+    # the schedule: the live run is refused, the test-mode run beside it still goes
+    made = await run_due(db.sessions, scheduled(settings), datetime(2026, 3, 4, 9, 5, tzinfo=UTC))
+    assert [b.livemode for b in made] == [False]
+    assert (await live.get("/v1/payout_batches"))["data"] == []

@@ -31,9 +31,11 @@ from kassa.payouts.errors import PAYOUT_BATCH_NOT_CANCELLABLE
 from kassa.payouts.execution import EXECUTE_JOB
 from kassa.payouts.models import Affiliate, Commission, Payee, PayoutBatch, PayoutTransaction
 from kassa.payouts.schemas import PayoutBatchOut
+from kassa.providers.errors import PROVIDER_TEST_MODE_ONLY
 
 # What each provider pays in (the Rise client sends USD cents as amount_cents).
 CURRENCIES = {"rise": frozenset({"USD"}), "mock": frozenset({"USD", "EUR", "GBP"})}
+SIMULATED = frozenset({"mock"})  # moves no money: a live commission "paid" there never was
 CANCELLABLE = ("pending", "queued")
 
 
@@ -157,6 +159,11 @@ async def create_batches(
     for item in payable:
         assert item.payee is not None
         groups.setdefault((item.payee.provider, item.currency), []).append(item)
+    if livemode and any(provider in SIMULATED for provider, _ in groups):
+        raise PROVIDER_TEST_MODE_ONLY(
+            "The mock payout provider only simulates payouts: live-mode commissions are paid "
+            "through Rise (the RISE_* settings, KASSA_PAYOUT_PROVIDER=rise)."
+        )
     batches = []
     now = clock.now()
     for (provider, currency), members in sorted(groups.items()):

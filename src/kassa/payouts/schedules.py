@@ -11,6 +11,7 @@ nothing. A slot on a listed holiday is skipped; what is due waits for the next s
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -21,10 +22,13 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from kassa.core import clock
 from kassa.core.db import transaction
+from kassa.core.errors import InvalidRequest
 from kassa.core.ids import new_id
 from kassa.core.settings import Settings
 from kassa.payouts.batching import create_batches
 from kassa.payouts.models import Affiliate, Commission, PayoutBatch, PayoutRun
+
+log = logging.getLogger("kassa.payouts")
 
 
 @dataclass(frozen=True)
@@ -123,17 +127,20 @@ async def run_due(
     made: list[PayoutBatch] = []
     for (account_id, livemode, spec_key, slot), affiliate_ids in sorted(groups.items()):
         run_key = f"{account_id}/{'live' if livemode else 'test'}/{spec_key}/{slot:%Y-%m-%dT%H:%MZ}"
-        made.extend(
-            await run_slot(
-                sessions,
-                settings,
-                account_id=account_id,
-                livemode=livemode,
-                run_key=run_key,
-                slot=slot,
-                affiliate_ids=affiliate_ids,
+        try:
+            made.extend(
+                await run_slot(
+                    sessions,
+                    settings,
+                    account_id=account_id,
+                    livemode=livemode,
+                    run_key=run_key,
+                    slot=slot,
+                    affiliate_ids=affiliate_ids,
+                )
             )
-        )
+        except InvalidRequest as refused:  # this account's run only: the others still go
+            log.warning("payout run %s refused: %s (%s)", run_key, refused, refused.code)
     return made
 
 
