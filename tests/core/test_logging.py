@@ -4,7 +4,7 @@ import json
 import logging
 
 from kassa.core import context
-from kassa.core.logging import JsonFormatter
+from kassa.core.logging import JsonFormatter, configure_logging
 
 
 def test_json_logs_carry_the_request_id_and_hide_secrets() -> None:
@@ -21,3 +21,19 @@ def test_json_logs_carry_the_request_id_and_hide_secrets() -> None:
     assert line["amount"] == 100
     assert "sk_live_abcDEF123" not in json.dumps(line)
     context.set_context(context.RequestContext())
+
+
+def test_http_client_requests_are_not_logged_at_info() -> None:
+    """httpx logs each request at INFO; the chain monitor makes three a block."""
+    root = logging.getLogger()
+    saved = root.handlers[:], root.level
+    try:
+        configure_logging("INFO", "text")
+        assert not logging.getLogger("httpx").isEnabledFor(logging.INFO)
+        assert logging.getLogger("httpx").isEnabledFor(logging.WARNING)
+        assert logging.getLogger("kassa.worker").isEnabledFor(logging.INFO)
+    finally:
+        root.handlers[:], level = saved
+        root.setLevel(level)
+        logging.getLogger("httpx").setLevel(logging.NOTSET)
+        logging.getLogger("httpcore").setLevel(logging.NOTSET)

@@ -60,5 +60,7 @@ def configure_logging(level: str = "INFO", fmt: str = "json") -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
-    for noisy in ("uvicorn.access", "aiosqlite", "asyncio"):
+    # httpx logs every request at INFO: the chain monitor's RPC calls alone (three a block)
+    # would bury everything else, and the banner of `kassa demo --chain` with it.
+    for noisy in ("uvicorn.access", "aiosqlite", "asyncio", "httpx", "httpcore"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
