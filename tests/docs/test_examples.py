@@ -92,7 +92,13 @@ def _wait_healthy(url: str, deadline: float) -> None:
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     port = free_port()
     var = tmp_path_factory.mktemp("docs-var")
-    env = kassa_env(KASSA_VAR_DIR=str(var), KASSA_PORT=str(port), KASSA_CHAINS=DOCS_CHAINS)
+    # docs/webhooks.md registers a local receiver as it tells readers to: with private targets
+    env = kassa_env(
+        KASSA_VAR_DIR=str(var),
+        KASSA_PORT=str(port),
+        KASSA_CHAINS=DOCS_CHAINS,
+        KASSA_WEBHOOK_ALLOW_PRIVATE="true",
+    )
     process = subprocess.Popen(
         [sys.executable, "-m", "kassa", "run"],
         env=env,
