@@ -8,6 +8,8 @@ import signal
 import subprocess
 import sys
 import time
+import urllib.error
+import urllib.request
 from collections.abc import Callable
 
 from kassa import composition
@@ -87,6 +89,22 @@ class Supervisor:
                 self._start(name)
         self._terminate()
         return code
+
+    def wait_until_answering(self, url: str, seconds: float = 90.0) -> bool:
+        """Wait until ``url`` answers HTTP (any status), for at most ``seconds``; False when
+        stopped first (Ctrl-C), a child exited meanwhile, or the time ran out."""
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline and not self.stopping:
+            if any(child.poll() is not None for child in self.children.values()):
+                return False
+            try:
+                with urllib.request.urlopen(url, timeout=2):  # noqa: S310 - our loopback URL
+                    return True
+            except urllib.error.HTTPError:
+                return True  # it answers (a 503 names what is unhealthy: /health shows it)
+            except OSError:
+                time.sleep(0.2)
+        return False
 
     def _stop(self, _signum: int, _frame: object) -> None:
         self.stopping = True

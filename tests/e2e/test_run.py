@@ -70,13 +70,14 @@ def test_kassa_run_prints_a_working_key_and_stops_cleanly(tmp_path: Path) -> Non
     port = free_port()
     process = _start(tmp_path, port)
     try:
-        banner = "".join(_wait_for_banner(process, time.monotonic() + 60))
+        banner = "".join(_wait_for_banner(process, time.monotonic() + 90))
         key = next(w for w in banner.split() if w.startswith("sk_test_"))
         base = f"http://127.0.0.1:{port}"
-        _wait_healthy(f"{base}/health", time.monotonic() + 90)
+        # the banner's "Try it" works at once: it is printed once the API answers
         status, account = _get(f"{base}/v1/account", key)
         assert status == 200
         assert str(account["id"]).startswith("acct_")
+        _wait_healthy(f"{base}/health", time.monotonic() + 90)
         process.send_signal(signal.SIGINT)
         assert process.wait(timeout=40) == 0
     finally:

@@ -146,7 +146,22 @@ def run_all() -> None:
     migrations.upgrade(settings.effective_database_url)
     creds = None if settings.is_production else _ensure_demo(settings)
     supervisor = Supervisor(child_commands(), dict(os.environ))
-    sys.exit(supervisor.run(on_ready=lambda: _print_banner(settings, creds)))
+
+    def ready() -> None:
+        # "is running" and its "Try it" curl only once the API answers: it takes seconds to
+        # start, and the curl would otherwise be refused.
+        supervisor.wait_until_answering(f"{_local_url(settings)}/health")
+        if not supervisor.stopping:
+            _print_banner(settings, creds)
+
+    sys.exit(supervisor.run(on_ready=ready))
+
+
+def _local_url(settings: Settings) -> str:
+    """Where this machine reaches the API it starts (a wildcard host is reached on loopback)."""
+    wildcard = {"0.0.0.0": "127.0.0.1", "::": "::1", "": "127.0.0.1"}  # noqa: S104 - read, not bound
+    host = wildcard.get(settings.host, settings.host)
+    return f"http://[{host}]:{settings.port}" if ":" in host else f"http://{host}:{settings.port}"
 
 
 def _ensure_demo(settings: Settings) -> DemoCredentials:
