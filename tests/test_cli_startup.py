@@ -79,3 +79,28 @@ def test_no_help_of_any_command_imports_the_domain_or_its_drivers() -> None:
     kassa = {m for m in modules if m == "kassa" or m.startswith("kassa.")}
     domain = sorted(m for m in kassa - LIGHT_KASSA if not m.startswith("kassa.cli"))
     assert domain == [], f"--help imported {domain}"
+
+
+def test_no_help_shows_markup_or_python_types() -> None:
+    """--help is read by people: no reST ``literals`` and no metavar like <list[str]>."""
+    from typer.main import get_command
+    from typer.testing import CliRunner
+
+    from kassa.cli import app
+
+    root = get_command(app)
+
+    def paths(command: object, prefix: list[str]) -> list[list[str]]:
+        found = [prefix]
+        for name, sub in getattr(command, "commands", {}).items():
+            found += paths(sub, [*prefix, name])
+        return found
+
+    runner = CliRunner()
+    confusing = {}
+    for path in paths(root, []):
+        text = runner.invoke(app, [*path, "--help"], terminal_width=200).output
+        bad = [mark for mark in ("``", "list[", "dict[", "None]") if mark in text]
+        if bad:
+            confusing[" ".join(path)] = bad
+    assert confusing == {}

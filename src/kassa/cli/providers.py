@@ -39,13 +39,17 @@ Account = Annotated[str, typer.Option(help="Account id (acct_...).")]
 CredentialsId = Annotated[str, typer.Argument(help="The credentials' id (pcr_...).")]
 Fields = Annotated[
     list[str] | None,
-    typer.Option("--field", help="A non-secret field as name=value (repeatable)."),
+    typer.Option(
+        "--field", metavar="<name=value>", help="A non-secret field as name=value (repeatable)."
+    ),
 ]
 Secrets = Annotated[
     list[str] | None,
     typer.Option(
         "--secret",
-        help="A secret field's name: asked for without echo, or read as a line of stdin.",
+        metavar="<name>",
+        help="A secret field's name: asked for without echo, or read as a line of stdin "
+        "(repeatable).",
     ),
 ]
 Description = Annotated[str | None, typer.Option(help="A label for these credentials.")]
@@ -175,7 +179,7 @@ def update(
     secret: Secrets = None,
     description: Description = None,
 ) -> None:
-    """Replace the given fields (``--field name=`` removes an optional one); others stay."""
+    """Replace the given fields (`--field name=` removes an optional one); others stay."""
     from kassa.accounts.provider_credentials import manage
 
     fields = _fields(field, secret, None)
