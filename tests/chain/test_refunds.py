@@ -193,6 +193,22 @@ async def test_partial_refunds_up_to_what_was_received_then_refused(world: World
     pending = await world.post("/payment_sessions", amount={"value": "1.00", "currency": "USD"})
     refused = await world.refund(pending.json()["id"])
     assert refused.status_code == 400 and refused.json()["code"] == "session_not_refundable"
+    # Paid in part and still open: refused, and the reason does not claim nothing was paid.
+    short = await world.post("/payment_sessions", amount={"value": "10.00", "currency": "USD"})
+    tx = await world.dev.node.transfer(
+        world.dev.token, world.dev.payer, world.dev.merchant, 4_000_000
+    )
+    await world.dev.node.receipt(tx)
+    reported = await world.post(f"/payment_sessions/{short.json()['id']}/transactions", tx_hash=tx)
+    assert reported.status_code == 200, reported.text
+    await world.dev.node.mine(CONFIRMATIONS)
+    await world.settle()
+    partial = (await world.get(f"/payment_sessions/{short.json()['id']}")).json()
+    assert (partial["status"], partial["outcome"]) == ("pending", "paid_partial"), partial
+    refused = await world.refund(partial["id"])
+    assert refused.status_code == 400 and refused.json()["code"] == "session_not_refundable"
+    assert "nothing" not in refused.json()["detail"]
+    assert "expired one paid late or in part" in refused.json()["detail"]
 
 
 async def test_a_refund_waits_while_the_fee_is_above_the_maximum(

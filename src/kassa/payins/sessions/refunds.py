@@ -60,6 +60,16 @@ def _refundable(session: PaymentSession) -> bool:
     return session.status == EXPIRED and session.outcome in (PAID_LATE, PAID_PARTIAL)
 
 
+def not_refundable_reason(session: PaymentSession) -> str:
+    """Why a session that ``_refundable`` refuses cannot be refunded (a pending session paid
+    in part holds money on chain, so "nothing was paid" would be wrong)."""
+    state = session.status + (f" ({session.outcome})" if session.outcome else "")
+    return (
+        f"The session is {state}: only a completed session, or an expired one paid late or in "
+        "part, can be refunded."
+    )
+
+
 def confirmed_receipt(transfers: Sequence[ChainTransfer]) -> tuple[ChainTransfer, int] | None:
     """The first confirmed transfer (its token, chain and payer) and the units received in
     that token on that chain."""
@@ -121,11 +131,7 @@ async def create_refund(
     async def describe(reads: AsyncSession) -> tuple[ChangeSet, SessionRefund]:
         session = await get_session(reads, session_id, account_id=account_id, livemode=livemode)
         if not _refundable(session):
-            raise SESSION_NOT_REFUNDABLE(
-                f"The session is {session.status}"
-                + (f" ({session.outcome})" if session.outcome else "")
-                + ": nothing confirmed on chain to send back."
-            )
+            raise SESSION_NOT_REFUNDABLE(not_refundable_reason(session))
         found = confirmed_receipt(await transfers_of(reads, session.id))
         if found is None:
             raise SESSION_NOT_REFUNDABLE("No confirmed transfer pays this session.")
