@@ -135,6 +135,13 @@ def test_demo_prints_the_credentials_in_private_files_and_claims_nothing_runs(
     assert key in again.stdout
 
 
+def test_demo_help_says_which_ports_the_chain_demo_takes() -> None:
+    """Someone running it beside another kassa (or anvil) needs to know what to change."""
+    helped = run_kassa("demo", "--help", env=kassa_env(COLUMNS="200"))
+    assert helped.returncode == 0
+    assert "KASSA_PORT" in helped.stdout and "8545" in helped.stdout
+
+
 async def test_listings_print_json_arrays_with_json(db: Backend, tmp_path: Path) -> None:
     env = _env(db, tmp_path)
     assert json.loads(run_kassa("jobs", "dead", "--json", env=env).stdout) == []

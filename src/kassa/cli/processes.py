@@ -100,7 +100,8 @@ def demo(
             "--chain",
             help="Also start a local chain (anvil, needs Node.js and `npm ci`) with a test "
             "USDC, create a session, print its checkout URL and a funded test wallet, and "
-            "run kassa until Ctrl-C.",
+            "run kassa until Ctrl-C. kassa listens on KASSA_HOST:KASSA_PORT (127.0.0.1:8000 "
+            "by default); anvil on 8545, or a free port when 8545 is taken.",
         ),
     ] = False,
 ) -> None:
