@@ -127,6 +127,9 @@ async def test_batches_split_at_the_batch_size_one_transaction_per_payee(
     assert {c["payout_batch_id"] for c in queued["data"]} == {b["id"] for b in made}
     again = (await world.post("/v1/payout_batches", {}, 201))["data"]
     assert again == []  # nothing is batched twice
+    bodiless = await world.client.post("/v1/payout_batches", headers=world.acme.auth)
+    assert bodiless.status_code == 201, bodiless.text  # the body is optional, like a refund's
+    assert bodiless.json()["data"] == []
 
     cancelled = await world.post(f"/v1/payout_batches/{made[1]['id']}/cancel", {})
     assert cancelled["status"] == "cancelled" and cancelled["cancelled_at"]

@@ -81,7 +81,7 @@ async def preview_payout_batches(
     summary="Create payout batches from the approved commissions due",
 )
 async def create_payout_batches(
-    body: BatchCreate, principal: PayoutsWrite, session: Session, request: Request
+    principal: PayoutsWrite, session: Session, request: Request, body: BatchCreate | None = None
 ) -> ListResponse[PayoutBatchOut]:
     access.require_payout_admin(principal, "execute payouts")
     settings = app_state(request).settings
@@ -91,7 +91,7 @@ async def create_payout_batches(
         livemode=principal.livemode,
         batch_size=settings.payment_batch_size,
         default_minimum=settings.payment_minimum_threshold,
-        affiliate_ids=body.affiliate_ids,
+        affiliate_ids=body.affiliate_ids if body else None,
     )
     transactions = await batching.transactions_of(session, [b.id for b in batches])
     return ListResponse(
