@@ -31,6 +31,7 @@ RUNNABLE_DOCS = (
     "docs/payments.md",
     "docs/webhooks.md",
     "docs/stablecoins.md",
+    "docs/payouts.md",
 )
 # The chain docs/stablecoins.md configures (its examples create sessions; none reads a node).
 DOCS_CHAINS = (

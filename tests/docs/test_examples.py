@@ -1,7 +1,8 @@
 """The docs' curl examples run, in order, against a real `kassa run`, and answer as documented.
 
 One server (API and worker, SQLite, a fresh var dir, the demo key) serves the whole module.
-Each marked shell block of README.md, docs/api.md, docs/payments.md and docs/webhooks.md runs
+Each marked shell block of the docs in RUNNABLE_DOCS (README.md, docs/api.md, the payments,
+webhooks, stablecoins and payouts guides) runs
 through bash and the real curl, with ``$KASSA`` and ``$KEY`` set, ``http://127.0.0.1:8000`` and
 ``sk_test_...`` replaced by the server's, and ``pay_...``-style placeholders replaced by the ids
 of earlier answers (tests/docs/examples.py says how). Every answer must be a 2xx (or the
