@@ -382,7 +382,9 @@ class Worker:
             fired = await scheduler.tick(session, self.schedules)
         if fired:
             self._wake.set()
-            log.info("schedules fired", extra={"schedules": fired})
+            # debug: a chain scan fires every block (every second on a local chain), and the
+            # jobs it enqueues say what they do
+            log.debug("schedules fired", extra={"schedules": fired})
         return fired
 
     async def _upkeep(self, stop: asyncio.Event) -> None:
