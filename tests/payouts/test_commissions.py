@@ -135,6 +135,21 @@ async def test_approve_single_and_bulk(world: World) -> None:
     assert (await world.get(f"/v1/commissions/{ids[3]}"))["status"] == "approved"
 
 
+async def test_bulk_approval_with_an_empty_filter_approves_nothing(world: World) -> None:
+    """An empty affiliate_id is no filter forgotten: it is refused, never read as 'every
+    pending commission of the account'."""
+    await world.affiliate("ada", rate_bps=2500)
+    made = await world.post("/v1/subscription_events", sub_event("e1", "new", "10.00"), 201)
+    for body in ({"affiliate_id": ""}, {"affiliate_id": "", "ids": None}):
+        refused = await world.client.post(
+            "/v1/commissions/approve", json=body, headers=world.acme.auth
+        )
+        assert refused.status_code == 400, refused.text
+        assert refused.json()["param"] == "affiliate_id"
+    commission = await world.get(f"/v1/commissions/{made['commissions'][0]['id']}")
+    assert commission["status"] == "pending"
+
+
 async def test_payments_naming_an_affiliate_earn_and_their_refunds_adjust(
     world: World, db: Backend
 ) -> None:

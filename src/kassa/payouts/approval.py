@@ -126,9 +126,11 @@ async def approve_many(
         query = query.where(Commission.id.in_(list(ids)))
     else:
         query = query.where(Commission.status == "pending")
-        if affiliate_id:
+        # ``is not None``: a filter given is applied as given ("" matches no affiliate), so a
+        # blank value can never widen the approval to every pending commission.
+        if affiliate_id is not None:
             query = query.where(Commission.affiliate_id == affiliate_id)
-        if created_before:
+        if created_before is not None:
             query = query.where(Commission.created_at < created_before)
     found = list((await session.scalars(query.order_by(Commission.id).limit(BULK_LIMIT))).all())
     if ids is not None:

@@ -49,7 +49,9 @@ class ApproveIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     ids: list[str] | None = Field(None, max_length=1000, description="These commissions, or:")
-    affiliate_id: str | None = Field(None, description="Every pending one of this affiliate")
+    affiliate_id: str | None = Field(
+        None, min_length=1, description="Every pending one of this affiliate"
+    )
     created_before: UtcTime | None = Field(None, description="... earned before this time.")
 
 
