@@ -131,6 +131,13 @@ async def test_delay_token_waits_then_succeeds(mock: MockProvider) -> None:
     assert result.status == "succeeded"
 
 
+def test_a_delay_of_other_digits_is_no_delay() -> None:
+    """A superscript is a digit to str.isdigit() but not to int(): an unknown token (400),
+    never a 500; nor is an Arabic-Indic delay read as a number."""
+    assert parse_token("pm_card_delay_\u00b2").kind == "unknown"
+    assert parse_token("pm_card_delay_\u0661\u0662").kind == "unknown"
+
+
 def test_scenarios_can_target_one_provider() -> None:
     assert parse_token("pm_card_rateLimit_on_mock", "mock").kind == "rate_limit"
     assert parse_token("pm_card_rateLimit_on_mock", "mock_b").kind == "success"

@@ -23,6 +23,7 @@ from kassa.api.errors import (
 )
 from kassa.api.request_guard import Refusal
 from kassa.core import context
+from kassa.core.digits import ascii_digits
 from kassa.core.ids import new_id
 from kassa.core.metrics import http_latency, http_requests
 
@@ -41,7 +42,7 @@ def _sends_non_json(scope: Scope, headers: dict[str, str]) -> bool:
     if scope.get("method") not in _WITH_BODY:
         return False
     length = headers.get("content-length", "")
-    has_body = (length.isdigit() and int(length) > 0) or "transfer-encoding" in headers
+    has_body = (ascii_digits(length) and int(length) > 0) or "transfer-encoding" in headers
     content_type = headers.get("content-type", "").lower()
     return has_body and "json" not in content_type
 
@@ -176,7 +177,7 @@ class KassaMiddleware:
             PAYLOAD_TOO_LARGE, f"Request bodies are limited to {self.max_body} bytes."
         )
         declared = headers.get("content-length")
-        if declared is not None and declared.isdigit() and int(declared) > self.max_body:
+        if declared is not None and ascii_digits(declared) and int(declared) > self.max_body:
             return too_large
         chunks: list[bytes] = []
         seen = 0

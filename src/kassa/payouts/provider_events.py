@@ -27,6 +27,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from kassa.core import executor
+from kassa.core.digits import ascii_digits
 from kassa.core.money import Money
 from kassa.payouts import execution
 from kassa.payouts.models import PayoutBatch, PayoutTransaction
@@ -72,7 +73,7 @@ async def _find(
         if found is not None:
             return found
     salt, recipient = str(payment.get("salt") or ""), str(payment.get("recipient") or "")
-    if not (company_id and salt.isdigit() and recipient):
+    if not (company_id and ascii_digits(salt) and recipient):
         return None
     candidates = await reads.scalars(
         select(PayoutTransaction).where(

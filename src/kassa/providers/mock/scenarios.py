@@ -32,6 +32,7 @@ import re
 from dataclasses import dataclass
 from typing import Literal
 
+from kassa.core.digits import ascii_digits
 from kassa.providers.base import MethodDetails
 
 Kind = Literal[
@@ -108,7 +109,7 @@ def parse_token(token: str, provider: str = "mock") -> Scenario:
         return Scenario(kind, _card("visa", last4), code)  # type: ignore[arg-type]
     if name.startswith("decline_") and _CODE_RE.match(name[len("decline_") :]):
         return Scenario("decline", _card("visa", "0002"), name[len("decline_") :])
-    if name.startswith("delay_") and name[len("delay_") :].isdigit():
+    if name.startswith("delay_") and ascii_digits(name[len("delay_") :]):
         delay = min(int(name[len("delay_") :]), 3_600_000)
         return Scenario("success", _card("visa", "4242"), delay_ms=delay)
     return Scenario("unknown", None)

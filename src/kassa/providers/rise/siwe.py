@@ -32,6 +32,8 @@ from eth_account import Account
 from eth_account.messages import encode_defunct
 from eth_utils.address import is_checksum_address
 
+from kassa.core.digits import ascii_digits
+
 _PREAMBLE = " wants you to sign in with your Ethereum account:"
 _OPTIONAL = (
     ("Expiration Time", "expiration_time"),
@@ -127,7 +129,7 @@ def parse(text: str) -> SiweMessage:
     if version != "1":
         raise SiweError(f"unsupported version {version!r}")
     chain = _field(lines, i + 2, "Chain ID")
-    if not chain.isdigit():
+    if not ascii_digits(chain):
         raise SiweError("the chain id is not a number")
     nonce = _field(lines, i + 3, "Nonce")
     if len(nonce) < 8 or not nonce.isalnum():

@@ -28,6 +28,7 @@ import orjson
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from kassa.core import context
+from kassa.core.digits import ascii_digits
 from kassa.core.errors import (
     InvalidRequest,
     KassaError,
@@ -271,7 +272,7 @@ class InboundReceiver:
             [(b"connection", b"close")],
         )
         length = headers.get("content-length", "")
-        if length.isdigit() and int(length) > self.max_body:
+        if ascii_digits(length) and int(length) > self.max_body:
             raise too_large
         chunks: list[bytes] = []
         size = 0

@@ -16,6 +16,7 @@ import re
 from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
 
+from kassa.core.digits import ascii_digits
 from kassa.core.errors import ConfigurationError
 
 _UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
@@ -85,7 +86,7 @@ def parse_retry_after(value: str | None, *, now: datetime) -> timedelta | None:
     if not value:
         return None
     value = value.strip()
-    if value.isdigit():
+    if ascii_digits(value):
         return timedelta(seconds=int(value))
     try:
         when = parsedate_to_datetime(value)

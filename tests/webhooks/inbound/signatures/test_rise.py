@@ -127,6 +127,17 @@ def test_hmac_refuses_a_wrong_secret_a_changed_body_and_a_stale_time() -> None:
     assert future.value.reason == "stale"
 
 
+@pytest.mark.parametrize("stamp", ["\xb2", "1\xb9", "\u0661\u0662"])
+def test_an_hmac_time_of_other_digits_is_refused(stamp: str) -> None:
+    """A header is latin-1 text: a superscript is a digit to str.isdigit() but not to int(),
+    and must be a refusal, never a 500 (nor an Arabic-Indic time read as a number)."""
+    body = json.dumps({"event_type": "x", "idempotency_key": "evt-1", "created": NOW}).encode()
+    header = {"x-rise-signature": f"t={stamp},v1=" + "0" * 64}
+    with pytest.raises(RiseSignatureError) as refused:
+        verify(body, header, now=NOW, secret=SECRET)
+    assert refused.value.reason == "missing"
+
+
 def test_unsigned_or_unconfigured_is_refused(rise_signer: LocalAccount) -> None:
     body = v1_body()
     with pytest.raises(RiseSignatureError) as none:

@@ -34,6 +34,7 @@ from eth_account.messages import encode_defunct
 from eth_utils.crypto import keccak
 
 from kassa.core import jsontext
+from kassa.core.digits import ascii_digits
 
 HASH_HEADER = "x-rise-hash"
 SIGNATURE_HEADERS = ("x-rise-signature", "rise-signature")
@@ -138,7 +139,7 @@ def verify_hmac(
     parts = [p.strip().split("=", 1) for p in value.split(",") if "=" in p]
     stamps = [v for k, v in parts if k == "t"]
     candidates = [v for k, v in parts if k == "v1"]
-    if len(stamps) != 1 or not stamps[0].isdigit() or not candidates:
+    if len(stamps) != 1 or not ascii_digits(stamps[0]) or not candidates:
         raise RiseSignatureError("missing", "The signature header has no t= and v1=.")
     timestamp = int(stamps[0])
     expected = hmac_signature(secret, timestamp, body)

@@ -12,6 +12,7 @@ import hashlib
 import hmac
 from collections.abc import Sequence
 
+from kassa.core.digits import ascii_digits
 from kassa.webhooks.inbound.errors import INVALID_SIGNATURE
 from kassa.webhooks.inbound.signatures.event import ParsedEvent, json_object, text_field
 
@@ -32,7 +33,7 @@ def _parse_header(header: str) -> tuple[int, list[str]]:
         key, sep, value = item.strip().partition("=")
         if not sep:
             continue
-        if key == "t" and value.isdigit():
+        if key == "t" and ascii_digits(value):
             timestamp = int(value)
         elif key == SCHEME:
             signatures.append(value)
