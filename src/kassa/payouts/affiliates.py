@@ -41,6 +41,9 @@ def check_rate(bps: int, param: str) -> int:
     return bps
 
 
+TIMEZONE_MAX_LENGTH = 64  # Affiliate.schedule_timezone
+
+
 def check_schedule(schedule: str | None, at: str | None, timezone: str | None) -> None:
     if schedule is not None and schedule not in SCHEDULES:
         raise InvalidRequest(f"schedule is one of {', '.join(SCHEDULES)}.", param="schedule")
@@ -48,10 +51,15 @@ def check_schedule(schedule: str | None, at: str | None, timezone: str | None) -
         raise InvalidRequest("schedule_time is HH:MM (24 hours).", param="schedule_time")
     if timezone is not None:
         try:
+            # IANA names are short (the column holds 64); a longer one is no zone, and would
+            # make ZoneInfo's file lookup raise OSError (name too long), read as an outage.
+            if len(timezone) > TIMEZONE_MAX_LENGTH:
+                raise ValueError(timezone)
             ZoneInfo(timezone)
-        except (ZoneInfoNotFoundError, ValueError):
+        except (ZoneInfoNotFoundError, ValueError, OSError):
             raise InvalidRequest(
-                f"Unknown time zone {timezone!r}; use an IANA name such as Europe/Berlin.",
+                f"Unknown time zone {timezone[:TIMEZONE_MAX_LENGTH]!r}; use an IANA name such as "
+                "Europe/Berlin.",
                 param="schedule_timezone",
             ) from None
 
