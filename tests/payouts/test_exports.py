@@ -14,6 +14,7 @@ from kassa.core import clock
 from kassa.core.clock import FrozenClock
 from kassa.payouts import exports
 from tests.conftest import Backend
+from tests.core.test_csv_cells import unquoted_row_starts
 from tests.fakes.rise.server import RiseStandIn
 from tests.helpers import kassa_env, run_kassa
 from tests.payouts.conftest import World
@@ -43,6 +44,22 @@ def frozen() -> Any:
     previous = clock.install(frozen)
     yield frozen
     clock.install(previous)
+
+
+async def test_a_carriage_return_in_a_cell_cannot_start_a_row(world: World) -> None:
+    """A bare CR ends a row in spreadsheets: a subscription id holding one is quoted, so it
+    can neither forge a row nor start one with a formula."""
+    await world.affiliate("ada", rate_bps=2500)
+    evil = "sub\r=1+1"
+    await world.post(
+        "/v1/subscription_events", _event(1, "ada", "10.00", subscription_id=evil), 201
+    )
+    response = await world.client.get("/v1/commissions/export", headers=world.acme.auth)
+    assert response.status_code == 200
+    for start in unquoted_row_starts(response.text):
+        assert start not in "=+-@", response.text
+    [row] = list(csv.DictReader(io.StringIO(response.text, newline="")))
+    assert row["subscription_id"] == evil
 
 
 async def test_commissions_export_amounts_filters_and_injection(
