@@ -1,6 +1,7 @@
 """The merchant's receiving addresses: where customers pay (kassa never holds the funds).
 
-One address per chain and mode belongs to one account: a transfer to it names its merchant.
+One address per chain and mode belongs to one account, and an address of one account is
+never another's in the other mode: a transfer to it names its merchant.
 A mixed-case address must carry a valid EIP-55 checksum (a mistyped address is caught)."""
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from kassa.chain.config import Chain
 from kassa.chain.models import ReceivingAddress
 from kassa.core import audit, clock, ids
-from kassa.core.errors import InvalidRequest, NotFound
+from kassa.core.errors import Conflict, InvalidRequest, NotFound
 from kassa.payins.sessions.errors import CHAIN_NOT_CONFIGURED, RECEIVING_ADDRESS_TAKEN
 
 _ADDRESS = re.compile(r"^0x[0-9a-fA-F]{40}$")
@@ -48,12 +49,24 @@ async def add_address(
             f"Chain {chain!r} is not configured; configured: {', '.join(sorted(chains)) or 'none'}.",
             param="chain",
         )
+    checked = checked_address(address)
+    # The unique constraint is per mode; an address of another account, in either mode, is
+    # refused too: it would see (and could assign) every transfer paying that account.
+    held_elsewhere = await session.scalar(
+        select(ReceivingAddress.id).where(
+            ReceivingAddress.chain == chain,
+            ReceivingAddress.address == checked,
+            ReceivingAddress.account_id != account_id,
+        )
+    )
+    if held_elsewhere is not None:
+        raise _taken()
     row = ReceivingAddress(
         id=ids.new_id("cra"),
         account_id=account_id,
         livemode=livemode,
         chain=chain,
-        address=checked_address(address),
+        address=checked,
         created_at=clock.now(),
     )
     try:
@@ -66,12 +79,16 @@ async def add_address(
                 after={"chain": chain, "address": row.address},
             )
     except IntegrityError:
-        raise RECEIVING_ADDRESS_TAKEN(
-            "This address is already a receiving address on that chain (of this account or "
-            "another); each address belongs to one account.",
-            param="address",
-        ) from None
+        raise _taken() from None
     return row
+
+
+def _taken() -> Conflict:
+    return RECEIVING_ADDRESS_TAKEN(
+        "This address is already a receiving address on that chain (of this account or "
+        "another); each address belongs to one account.",
+        param="address",
+    )
 
 
 async def list_addresses(

@@ -29,7 +29,7 @@ SESSION_NOT_EXPIRABLE = declare(
 RECEIVING_ADDRESS_TAKEN = declare(
     "receiving_address_taken",
     Conflict,
-    "The address is already watched on that chain for this mode.",
+    "The address is already watched on that chain, in this mode or by another account.",
 )
 SESSION_NOT_OPEN = declare(
     "session_not_open",
