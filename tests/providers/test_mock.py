@@ -136,6 +136,7 @@ def test_a_delay_of_other_digits_is_no_delay() -> None:
     never a 500; nor is an Arabic-Indic delay read as a number."""
     assert parse_token("pm_card_delay_\u00b2").kind == "unknown"
     assert parse_token("pm_card_delay_\u0661\u0662").kind == "unknown"
+    assert parse_token("pm_card_delay_" + "9" * 5000).kind == "unknown"  # past int()'s limit
 
 
 def test_scenarios_can_target_one_provider() -> None:

@@ -67,6 +67,7 @@ async def test_a_redelivery_is_answered_2xx_and_stores_nothing(inbound: Inbound)
         "no_v1",
         "garbage_header",
         "superscript_time",
+        "huge_time",
     ],
 )
 async def test_refused_deliveries_store_nothing(inbound: Inbound, case: str) -> None:
@@ -86,6 +87,8 @@ async def test_refused_deliveries_store_nothing(inbound: Inbound, case: str) -> 
         header = f"t={int(time.time())},v0=abc"
     elif case == "superscript_time":  # a digit to str.isdigit(), not to int(): never a 500
         header = "t=\xb2," + stripe_header(body).split(",", 1)[1]
+    elif case == "huge_time":  # past int()'s 4300 digits: never a 500
+        header = "t=" + "9" * 5000 + "," + stripe_header(body).split(",", 1)[1]
     else:
         header = "this is not a signature header"
     status, problem = await post(inbound, body, header)
