@@ -73,7 +73,8 @@ async def _find(
         if found is not None:
             return found
     salt, recipient = str(payment.get("salt") or ""), str(payment.get("recipient") or "")
-    if not (company_id and ascii_digits(salt) and recipient):
+    # a salt is a uint256: at most 78 digits
+    if not (company_id and ascii_digits(salt, max_digits=78) and recipient):
         return None
     candidates = await reads.scalars(
         select(PayoutTransaction).where(
