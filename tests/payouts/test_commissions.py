@@ -12,6 +12,7 @@ from kassa.jobs.registry import JOBS
 from kassa.jobs.worker import Worker
 from kassa.payouts.models import Commission
 from tests.conftest import Backend
+from tests.factories import merchant
 from tests.payins.conftest import pay
 from tests.payouts.conftest import World
 
@@ -147,6 +148,23 @@ async def test_bulk_approval_with_an_empty_filter_approves_nothing(world: World)
         assert refused.status_code == 400, refused.text
         assert refused.json()["param"] == "affiliate_id"
     commission = await world.get(f"/v1/commissions/{made['commissions'][0]['id']}")
+    assert commission["status"] == "pending"
+
+
+async def test_a_filter_naming_another_accounts_affiliate_is_404(world: World, db: Backend) -> None:
+    """Body ids of another account are 404, as path ids are (docs/api.md), filters too."""
+    theirs = await world.affiliate("ada", rate_bps=2500)
+    await world.post("/v1/subscription_events", sub_event("e1", "new", "10.00"), 201)
+    stranger = World(world.client, await merchant(db.sessions))
+    await stranger.affiliate("bob")
+    for path, body, param in (
+        ("/v1/commissions/approve", {"affiliate_id": theirs["id"]}, "affiliate_id"),
+        ("/v1/payout_batches", {"affiliate_ids": [theirs["id"]]}, "affiliate_ids"),
+    ):
+        refused = await world.client.post(path, json=body, headers=stranger.acme.auth)
+        assert refused.status_code == 404, refused.text
+        assert (refused.json()["code"], refused.json()["param"]) == ("resource_missing", param)
+    [commission] = (await world.get("/v1/commissions"))["data"]
     assert commission["status"] == "pending"
 
 

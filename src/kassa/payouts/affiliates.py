@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -99,6 +100,32 @@ async def get_affiliate(
     if found is None:
         raise NotFound(f"No such affiliate: {affiliate_id!r}.", param="id")
     return found
+
+
+async def require_affiliates(
+    session: AsyncSession,
+    affiliate_ids: Sequence[str],
+    *,
+    account_id: str,
+    livemode: bool,
+    param: str,
+) -> None:
+    """404 for the first id that is not an affiliate of this account and mode: a filter
+    naming another account's affiliate is refused as its id would be anywhere else."""
+    found = set(
+        (
+            await session.scalars(
+                select(Affiliate.id).where(
+                    Affiliate.id.in_(list(affiliate_ids)),
+                    Affiliate.account_id == account_id,
+                    Affiliate.livemode == livemode,
+                )
+            )
+        ).all()
+    )
+    for affiliate_id in affiliate_ids:
+        if affiliate_id not in found:
+            raise NotFound(f"No such affiliate: {affiliate_id!r}.", param=param)
 
 
 async def create_affiliate(

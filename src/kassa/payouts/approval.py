@@ -16,6 +16,7 @@ from kassa.core import audit, clock
 from kassa.core.errors import NotFound
 from kassa.jobs import emit
 from kassa.payins.errors import PARAMETER_MISSING
+from kassa.payouts.affiliates import require_affiliates
 from kassa.payouts.commissions import commission_json
 from kassa.payouts.errors import COMMISSION_NOT_APPROVABLE
 from kassa.payouts.models import Commission
@@ -129,6 +130,10 @@ async def approve_many(
         # ``is not None``: a filter given is applied as given ("" matches no affiliate), so a
         # blank value can never widen the approval to every pending commission.
         if affiliate_id is not None:
+            await require_affiliates(
+                session, [affiliate_id], account_id=account_id, livemode=livemode,
+                param="affiliate_id",
+            )  # fmt: skip
             query = query.where(Commission.affiliate_id == affiliate_id)
         if created_before is not None:
             query = query.where(Commission.created_at < created_before)

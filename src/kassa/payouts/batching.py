@@ -27,6 +27,7 @@ from kassa.core.currencies import exponent
 from kassa.core.errors import Conflict, NotFound
 from kassa.core.ids import new_id
 from kassa.jobs import emit, enqueue
+from kassa.payouts.affiliates import require_affiliates
 from kassa.payouts.errors import PAYOUT_BATCH_NOT_CANCELLABLE
 from kassa.payouts.execution import EXECUTE_JOB
 from kassa.payouts.models import Affiliate, Commission, Payee, PayoutBatch, PayoutTransaction
@@ -149,6 +150,11 @@ async def create_batches(
 ) -> list[PayoutBatch]:
     """Batches of everything payable now (of ``affiliate_ids`` only, when given), in
     ``session``'s transaction."""
+    if affiliate_ids is not None:
+        await require_affiliates(
+            session, affiliate_ids, account_id=account_id, livemode=livemode,
+            param="affiliate_ids",
+        )  # fmt: skip
     items = await due(
         session, account_id=account_id, livemode=livemode, default_minimum=default_minimum
     )

@@ -13,6 +13,7 @@ from sqlalchemy import Select, select
 from kassa.accounts.principal import Principal
 from kassa.api.deps import PayoutsRead, PayoutsWrite, Session, app_state
 from kassa.api.idempotency import v1_router
+from kassa.api.openapi import problems
 from kassa.api.pagination import ListResponse, Page, fetch_page
 from kassa.api.routes.commissions import CSV_RESPONSE, csv_stream
 from kassa.api.times import TIME_FILTER, UtcTime
@@ -79,6 +80,7 @@ async def preview_payout_batches(
     status_code=201,
     response_model=ListResponse[PayoutBatchOut],
     summary="Create payout batches from the approved commissions due",
+    responses=problems(404),
 )
 async def create_payout_batches(
     principal: PayoutsWrite, session: Session, request: Request, body: BatchCreate | None = None
