@@ -10,15 +10,20 @@ from typing import Any
 
 import httpx
 import pytest
+from sqlalchemy import func, select
 
 from kassa.core.money import Money
 from kassa.core.settings import Settings
-from kassa.payouts import execution
+from kassa.jobs.models import Job
+from kassa.jobs.registry import JOBS
+from kassa.jobs.worker import Worker
+from kassa.payouts import execution, mock_events
 from kassa.payouts.execution import Policy
 from kassa.payouts.provider import payout_provider
 from kassa.payouts.schedules import run_due
-from kassa.providers.base import PayoutLookup
+from kassa.providers.base import BatchPayoutRequest, PayoutLookup, PayoutRequest
 from kassa.providers.payout_mock import MockPayoutProvider
+from kassa.webhooks.inbound.models import InboundEvent
 from tests.conftest import Backend
 from tests.factories import merchant
 from tests.payouts.conftest import World
@@ -209,3 +214,62 @@ async def test_live_commissions_are_never_paid_by_the_mock(
     made = await run_due(db.sessions, scheduled(settings), datetime(2026, 3, 4, 9, 5, tzinfo=UTC))
     assert [b.livemode for b in made] == [False]
     assert (await live.get("/v1/payout_batches"))["data"] == []
+
+
+async def test_simulated_webhooks_settle_a_delayed_payout_once(
+    world: World, db: Backend, mock: MockPayoutProvider, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``payee_webhook<N>`` completes N seconds after it was accepted and says so by webhook:
+    stored once per id like a provider's (a redelivery is a duplicate), applied by its job."""
+    batch = await batch_of(world, ana="payee_webhook0_ana", bob="payee_success_bob")
+    seen, txs = await execute(world, db, mock, batch["id"])
+    assert txs["payee_webhook0_ana"]["status"] == "processing"
+    assert txs["payee_success_bob"]["status"] == "completed"
+    worker = Worker(db.sessions, registry=JOBS, schedules={})
+    delivered = mock.webhooks_delivered
+    monkeypatch.setattr(mock, "webhooks_delivered", lambda ids: None)  # died before marking
+    assert await mock_events.deliver(db.engine, db.sessions, mock) == 2
+    monkeypatch.setattr(mock, "webhooks_delivered", delivered)
+    assert await mock_events.deliver(db.engine, db.sessions, mock) == 2  # delivered again
+    assert await mock_events.deliver(db.engine, db.sessions, mock) == 0
+    await worker.run_due()
+    async with db.sessions() as s:
+        events = (await s.scalars(select(InboundEvent).order_by(InboundEvent.event_id))).all()
+        jobs = await s.scalar(
+            select(func.count()).select_from(Job).where(Job.name == mock_events.APPLY_JOB)
+        )
+    assert sorted(e.event_type for e in events) == ["payment.completed", "payment.completed"]
+    assert {e.status for e in events} == {"processed"} and jobs == 2  # one each, not four
+    assert {e.account_id for e in events} == {world.acme.account_id}
+    seen = await world.get(f"/v1/payout_batches/{batch['id']}")
+    assert seen["status"] == "completed"
+    assert {t["status"] for t in seen["transactions"]} == {"completed"}
+    assert mock.ledger.paid_count() == 2  # the webhook paid nothing again
+    paid = (await world.get("/v1/commissions"))["data"]
+    assert {c["status"] for c in paid} == {"paid"}
+    # reprocessing one runs the mock's job again (not pay-ins'), which changes nothing
+    again = await world.post(f"/v1/inbound_events/{events[0].id}/reprocess", {}, 202)
+    assert again["status"] == "received"
+    await worker.run_due()
+    async with db.sessions() as s:
+        names = (
+            await s.scalars(
+                select(Job.name).where(Job.args["inbound_event_id"].as_string() == events[0].id)
+            )
+        ).all()
+        assert (await s.get(InboundEvent, events[0].id)).status == "processed"  # type: ignore[union-attr]
+    assert names == [mock_events.APPLY_JOB] * 2
+    assert mock.ledger.paid_count() == 2
+
+
+async def test_a_payout_completed_by_time_answers_processing_until_then(
+    mock: MockPayoutProvider,
+) -> None:
+    request = BatchPayoutRequest(
+        "b/1", (PayoutRequest("t/send", "payee_webhook600_x", Money(500, "USD")),)
+    )
+    [sent] = (await mock.send_batch_payment(request)).results
+    assert sent.status == "processing"
+    lookup = PayoutLookup("t/send", "payee_webhook600_x", Money(500, "USD"))
+    assert (await mock.get_payment_status(lookup)).status == "processing"  # type: ignore[union-attr]
+    assert mock.due_webhooks() == []  # due in ten minutes

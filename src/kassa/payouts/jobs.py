@@ -25,6 +25,7 @@ from kassa.payouts import (
     approval,
     commissions,
     execution,
+    mock_events,
     notifications,
     provider_events,
     schedules,
@@ -116,6 +117,28 @@ def install_rise_events(registry: JobRegistry, settings: Settings) -> None:
     registry.register(provider_events.JOB, apply_rise_event, max_attempts=10)
 
 
+def install_mock_events(registry: JobRegistry, settings: Settings) -> None:
+    """The mock payout provider's simulated webhooks: taken every 2 s when it is the payout
+    provider (seed 000: ``simulated_delay`` 2 s), applied whenever one is stored."""
+    from kassa.payouts.provider import payout_provider
+    from kassa.providers.payout_mock import MockPayoutProvider
+
+    async def apply_mock_event(ctx: JobContext) -> None:
+        await mock_events.apply_mock_event(ctx.sessions, ctx.args["inbound_event_id"])
+
+    registry.register(mock_events.APPLY_JOB, apply_mock_event, max_attempts=10)
+    if settings.payout_provider.name != "mock":
+        return
+
+    async def deliver(ctx: JobContext) -> None:
+        mock = payout_provider(settings)
+        assert isinstance(mock, MockPayoutProvider)
+        await mock_events.deliver(ctx.sessions.kw["bind"], ctx.sessions, mock)
+
+    registry.register(mock_events.DELIVER_JOB, deliver, max_attempts=1)
+    register_schedule(mock_events.DELIVER_JOB, mock_events.DELIVER_JOB, every=timedelta(seconds=2))
+
+
 def install_notifications(registry: JobRegistry, settings: Settings, mailer: Mailer) -> None:
     notifications.install(registry, settings, mailer)
     for name in notifications.EVENTS:
@@ -143,6 +166,7 @@ def register(settings: Settings) -> None:
         await execution.poll(ctx.sessions, lambda: payout_provider(settings))
 
     register_job(execution.EXECUTE_JOB, execute_batch, max_attempts=10)
+    install_mock_events(JOBS, settings)
     register_job(POLL_JOB, poll, max_attempts=1)
     register_schedule(POLL_JOB, POLL_JOB, every=timedelta(minutes=1))
     if settings.payment_schedule_enabled:

@@ -20,6 +20,7 @@ does not act on is ``ignored``. The event's row says what it came to.
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -42,9 +43,10 @@ from kassa.webhooks.inbound.models import (
     UNKNOWN_OBJECT,
     InboundEvent,
 )
+from kassa.webhooks.inbound.store import apply_job_of
 
 log = logging.getLogger("kassa.payouts")
-JOB = "payouts.apply_rise_event"  # the receiver enqueues it by this name
+JOB = apply_job_of("rise")  # the receiver enqueues it by this name
 PAYMENT_EVENTS = ("payment.initiated", "payment.completed", "payment.failed")
 
 
@@ -171,6 +173,31 @@ async def _record(
     )
 
 
+Process = Callable[[InboundEvent], Awaitable[Outcome]]
+
+
+async def apply_stored(
+    sessions: async_sessionmaker[AsyncSession],
+    inbound_event_id: str,
+    provider: str,
+    process_event: Process,
+) -> Outcome | None:
+    """Process one stored event of a payout provider and record what it came to (None: no
+    such event). Raises, after recording ``failed``, for the job machinery to retry."""
+    async with executor.unit(sessions) as step:
+        event = await step.reads.get(InboundEvent, inbound_event_id)
+    if event is None or event.provider != provider:
+        log.warning("no such %s event", provider, extra={"inbound_event_id": inbound_event_id})
+        return None
+    try:
+        outcome = await process_event(event)
+    except Exception as exc:
+        await _record(sessions, event, Outcome(FAILED, error=f"{type(exc).__name__}"))
+        raise
+    await _record(sessions, event, outcome)
+    return outcome
+
+
 async def apply_rise_event(
     sessions: async_sessionmaker[AsyncSession],
     inbound_event_id: str,
@@ -178,19 +205,11 @@ async def apply_rise_event(
     company_id: str | None,
     policy: execution.Policy = execution.Policy(),
 ) -> Outcome | None:
-    """Process one stored Rise event and record what it came to (None: no such event).
-    Raises, after recording ``failed``, for the job machinery to retry."""
-    async with executor.unit(sessions) as step:
-        event = await step.reads.get(InboundEvent, inbound_event_id)
-    if event is None or event.provider != "rise":
-        log.warning("no such Rise event", extra={"inbound_event_id": inbound_event_id})
-        return None
-    try:
-        outcome = await process(
+    """Process one stored Rise event and record what it came to (None: no such event)."""
+
+    async def process_event(event: InboundEvent) -> Outcome:
+        return await process(
             sessions, event.event_type, dict(event.payload), company_id=company_id, policy=policy
         )
-    except Exception as exc:
-        await _record(sessions, event, Outcome(FAILED, error=f"{type(exc).__name__}"))
-        raise
-    await _record(sessions, event, outcome)
-    return outcome
+
+    return await apply_stored(sessions, inbound_event_id, "rise", process_event)

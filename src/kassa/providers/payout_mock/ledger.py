@@ -12,7 +12,8 @@ from __future__ import annotations
 import os
 import sqlite3
 import threading
-from collections.abc import Iterable
+import time
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -28,6 +29,10 @@ CREATE TABLE IF NOT EXISTS kyc (payee_id TEXT PRIMARY KEY, status TEXT NOT NULL)
 CREATE TABLE IF NOT EXISTS invites (
     email TEXT PRIMARY KEY, invite_id TEXT NOT NULL, payee_id TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS funds (currency TEXT PRIMARY KEY, amount INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS webhooks (
+    id TEXT PRIMARY KEY, key TEXT NOT NULL, type TEXT NOT NULL, due_at REAL NOT NULL,
+    delivered INTEGER NOT NULL DEFAULT 0);
+CREATE INDEX IF NOT EXISTS webhooks_due ON webhooks (delivered, due_at);
 """
 
 
@@ -46,6 +51,15 @@ class StoredPayout:
     error_code: str | None
     polls: int
     polls_needed: int
+
+
+@dataclass(frozen=True, slots=True)
+class DueWebhook:
+    """A simulated webhook whose time has come, with the payout as it is now."""
+
+    id: str
+    type: str  # payment.completed | payment.failed
+    payout: StoredPayout
 
 
 class PayoutLedger:
@@ -118,13 +132,21 @@ class PayoutLedger:
                     found[row[0]] = StoredPayout(*row)
         return found
 
-    def add_payouts(self, payouts: list[StoredPayout]) -> None:
-        """Record new payouts in one transaction (a key already recorded keeps its row)."""
+    def add_payouts(
+        self, payouts: list[StoredPayout], webhooks: Sequence[tuple[str, str, str, float]] = ()
+    ) -> None:
+        """Record new payouts and the webhooks they will send (id, key, type, due at, in
+        seconds since the epoch) in one transaction; a key already recorded keeps its row."""
         if not payouts:
             return
         with self._lock:
             db = self._conn()
             db.execute("BEGIN IMMEDIATE")
+            db.executemany(
+                "INSERT INTO webhooks (id, key, type, due_at) VALUES (?, ?, ?, ?) "
+                "ON CONFLICT DO NOTHING",
+                webhooks,
+            )
             db.executemany(
                 "INSERT INTO payouts VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
                 [
@@ -145,17 +167,50 @@ class PayoutLedger:
             db.execute("COMMIT")
 
     def poll(self, key: str) -> StoredPayout | None:
-        """One status lookup: a processing payout counts it, and completes at its last."""
+        """One status lookup: a processing payout counts it, and completes at its last (one
+        completed by time, once its webhook is due)."""
         with self._lock:
             db = self._conn()
+            self._complete_due(db, time.time())
             db.execute(
-                "UPDATE payouts SET polls = polls + 1, status = CASE WHEN polls + 1 >= "
-                "polls_needed THEN 'completed' ELSE status END "
+                "UPDATE payouts SET polls = polls + 1, status = CASE WHEN polls_needed > 0 "
+                "AND polls + 1 >= polls_needed THEN 'completed' ELSE status END "
                 "WHERE key = ? AND status = 'processing'",
                 (key,),
             )
             row = db.execute("SELECT * FROM payouts WHERE key = ?", (key,)).fetchone()
         return None if row is None else StoredPayout(*row)
+
+    @staticmethod
+    def _complete_due(db: sqlite3.Connection, now: float) -> None:
+        # payouts completed by time (polls_needed 0) are completed once their webhook is due
+        db.execute(
+            "UPDATE payouts SET status = 'completed' WHERE status = 'processing' "
+            "AND polls_needed = 0 AND key IN (SELECT key FROM webhooks "
+            "WHERE type = 'payment.completed' AND due_at <= ?)",
+            (now,),
+        )
+
+    # -- simulated webhooks ---------------------------------------------------------------------
+    def due_webhooks(self, limit: int = 500) -> list[DueWebhook]:
+        """Webhooks due and not delivered yet, oldest first."""
+        now = time.time()
+        with self._lock:
+            db = self._conn()
+            self._complete_due(db, now)
+            rows = db.execute(
+                "SELECT w.id, w.type, p.* FROM webhooks w JOIN payouts p ON p.key = w.key "
+                "WHERE w.delivered = 0 AND w.due_at <= ? ORDER BY w.due_at, w.id LIMIT ?",
+                (now, limit),
+            ).fetchall()
+        return [DueWebhook(row[0], row[1], StoredPayout(*row[2:])) for row in rows]
+
+    def delivered(self, ids: Iterable[str]) -> None:
+        """Mark webhooks delivered (kassa stored them): they are not sent again."""
+        with self._lock:
+            self._conn().executemany(
+                "UPDATE webhooks SET delivered = 1 WHERE id = ?", [(i,) for i in ids]
+            )
 
     def paid_count(self, payee_id: str | None = None) -> int:
         """Payouts paid or being paid (to ``payee_id``): what a double payment would show."""

@@ -2,9 +2,18 @@
 
 Every write is idempotent on its key (the ledger pays a key once); see ``scenarios`` for what
 each payee id does. Nothing leaves the machine and no money moves.
+
+It simulates webhooks too: a payout paid or failed for good has its ``payment.completed`` /
+``payment.failed`` due at once, a ``payee_webhook<N>`` payout its ``payment.completed`` N
+seconds after it was accepted. They wait in the ledger until kassa's worker takes them
+(``due_webhooks``, then ``webhooks_delivered``): at least once, each with a stable id.
 """
 
 from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Any
 
 from kassa.core.money import Money
 from kassa.providers.base import (
@@ -25,12 +34,26 @@ from kassa.providers.base import (
 )
 from kassa.providers.errors import INVALID_PAYEE, TIMEOUT
 from kassa.providers.payout_mock.ledger import PayoutLedger, StoredPayout
-from kassa.providers.payout_mock.scenarios import invited_payee_id, scenario_of, stable_id
+from kassa.providers.payout_mock.scenarios import (
+    PayoutScenario,
+    invited_payee_id,
+    scenario_of,
+    stable_id,
+)
 
 # What the payer holds per currency until ``fund`` says otherwise: enough for any test run.
 DEFAULT_FUNDS = 10_000_000_000  # minor units (100,000,000.00)
 PROCESSING_ERROR = "processing_error"
 INSUFFICIENT_FUNDS = "insufficient_funds"
+
+
+@dataclass(frozen=True, slots=True)
+class MockWebhook:
+    """A webhook the mock sends: its id (stable: a redelivery has the same), type, body."""
+
+    id: str
+    type: str
+    payload: dict[str, Any]
 
 
 class MockPayoutProvider:
@@ -107,12 +130,14 @@ class MockPayoutProvider:
                 continue
             elif scenario.kind == "processing":
                 stored = self._stored(payout, "processing", None, scenario.polls)
+            elif scenario.kind == "webhook":  # completes by time: polls_needed 0
+                stored = self._stored(payout, "processing", None)
             else:
                 stored = self._stored(payout, "completed", None)
             room[payout.amount.currency] -= payout.amount.minor if stored.status != "failed" else 0
             new.append(stored)
             results.append(self._result(stored))
-        self.ledger.add_payouts(new)
+        self.ledger.add_payouts(new, self._webhooks(new, kinds))
         if any(kinds[k].kind == "timeout" for k in first):  # done, but the answer is lost
             raise TransientProviderError(
                 "The payout provider did not answer in time (mock timeout).",
@@ -168,6 +193,46 @@ class MockPayoutProvider:
             status="accepted",
             payee_id=payee_id,
         )
+
+    # -- simulated webhooks ---------------------------------------------------------------------
+    def due_webhooks(self, limit: int = 500) -> list[MockWebhook]:
+        """The webhooks due now that were not delivered yet."""
+        found = []
+        for due in self.ledger.due_webhooks(limit):
+            payout = due.payout
+            body = {
+                "idempotency_key": payout.key,
+                "transaction_id": payout.transaction_id,
+                "payee_id": payout.payee_id,
+                "amount": payout.amount,
+                "currency": payout.currency,
+                "status": payout.status,
+                "error_code": payout.error_code,
+            }
+            found.append(
+                MockWebhook(due.id, due.type, {"id": due.id, "type": due.type, "payout": body})
+            )
+        return found
+
+    def webhooks_delivered(self, ids: list[str]) -> None:
+        self.ledger.delivered(ids)
+
+    @staticmethod
+    def _webhooks(
+        new: list[StoredPayout], kinds: dict[str, PayoutScenario]
+    ) -> list[tuple[str, str, str, float]]:
+        now = time.time()
+        found = []
+        for stored in new:
+            scenario = kinds[stored.key]
+            if stored.status in ("completed", "failed"):
+                due, kind = now, f"payment.{stored.status}"
+            elif scenario.kind == "webhook":
+                due, kind = now + scenario.seconds, "payment.completed"
+            else:
+                continue  # processing<N>: status polling settles it
+            found.append((stable_id("mwh", stored.key, kind), stored.key, kind, due))
+        return found
 
     # -- helpers --------------------------------------------------------------------------------
     def _available(self, currency: str) -> int:

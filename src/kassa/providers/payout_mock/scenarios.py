@@ -22,6 +22,9 @@ id of a real provider) is ``success``.
     payee_processing<N>       is accepted as processing; get_payment_status answers
                               processing to the first N - 1 lookups and completed to the Nth
                               (a delayed confirmation: kassa's status polling settles it)
+    payee_webhook<N>          is accepted as processing and completes N seconds later (0 to
+                              999): the mock's simulated webhook ``payment.completed`` is due
+                              then, and get_payment_status answers processing until then
     payee_kycPending          KYC pending (get_payee_info), not payable
     payee_kycRejected         KYC rejected, not payable
 
@@ -44,6 +47,7 @@ Kind = Literal[
     "invalid_payee",
     "insufficient_funds",
     "processing",
+    "webhook",
     "kyc_pending",
     "kyc_rejected",
 ]
@@ -59,6 +63,7 @@ _NAMES: dict[str, Kind] = {
     "kycRejected": "kyc_rejected",
 }
 _PROCESSING = re.compile(r"^processing([1-9][0-9]{0,2})$")
+_WEBHOOK = re.compile(r"^webhook([0-9]{1,3})$")
 PREFIX = "payee_"
 
 
@@ -66,6 +71,7 @@ PREFIX = "payee_"
 class PayoutScenario:
     kind: Kind
     polls: int = 0  # processing: the lookup that answers completed
+    seconds: int = 0  # webhook: when, after it was accepted, the payout completes
 
 
 def _named(name: str) -> PayoutScenario | None:
@@ -74,6 +80,9 @@ def _named(name: str) -> PayoutScenario | None:
     match = _PROCESSING.match(name)
     if match:
         return PayoutScenario("processing", int(match.group(1)))
+    match = _WEBHOOK.match(name)
+    if match:
+        return PayoutScenario("webhook", seconds=int(match.group(1)))
     return None
 
 

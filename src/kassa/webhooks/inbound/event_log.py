@@ -17,7 +17,7 @@ from kassa.core.db import transaction
 from kassa.core.error_catalog import RESOURCE_MISSING
 from kassa.jobs import enqueue
 from kassa.webhooks.inbound.models import RECEIVED, InboundEvent
-from kassa.webhooks.inbound.store import APPLY_JOB, JOB_ARG
+from kassa.webhooks.inbound.store import JOB_ARG, apply_job_of
 
 
 def events_query(
@@ -60,7 +60,7 @@ async def reprocess(
     event = await get_event(session, account_id=account_id, livemode=livemode, event_id=event_id)
     before = {"status": event.status}
     event.status, event.error = RECEIVED, None
-    enqueue(session, APPLY_JOB, {JOB_ARG: event.id})
+    enqueue(session, apply_job_of(event.provider), {JOB_ARG: event.id})
     audit.record(
         session,
         action="inbound_event.reprocess",

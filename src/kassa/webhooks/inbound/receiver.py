@@ -49,13 +49,12 @@ from kassa.webhooks.inbound.errors import (
     INVALID_WEBHOOK_PAYLOAD,
     WEBHOOK_RECEIVER_UNKNOWN,
 )
-from kassa.webhooks.inbound.store import GroupCommitter, NewEvent
+from kassa.webhooks.inbound.store import GroupCommitter, NewEvent, apply_job_of
 from kassa.webhooks.inbound.verifiers import PROVIDERS, Verifiers, rise_credentials
 
 log = logging.getLogger("kassa.webhooks.inbound")
 
 PREFIX = "/webhooks/"
-RISE_APPLY_JOB = "payouts.apply_rise_event"  # by name: webhooks never import payouts
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[Message]]
@@ -136,7 +135,7 @@ class InboundReceiver:
         self.verifiers = verifiers or Verifiers(settings)
         self.committer = GroupCommitter(engine, sessions)
         # Rise's events are payouts' to apply: their own committer enqueues payouts' job.
-        self.rise_committer = GroupCommitter(engine, sessions, job=RISE_APPLY_JOB)
+        self.rise_committer = GroupCommitter(engine, sessions, job=apply_job_of("rise"))
         self.alarm = InvalidSignatureAlarm(
             sessions,
             threshold=settings.inbound_invalid_signature_alert_threshold,

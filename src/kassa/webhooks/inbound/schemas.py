@@ -14,7 +14,10 @@ from kassa.webhooks.inbound.models import InboundEvent
 class InboundEventOut(Out):
     id: str
     object: Literal["inbound_event"] = "inbound_event"
-    provider: str = Field(description="stripe, paypal or braintree.")
+    provider: str = Field(
+        description="stripe, paypal, braintree, rise, or payout_mock (the mock payout "
+        "provider's simulated webhooks)."
+    )
     credentials: str = Field(
         description="The credentials the webhook was sent for: `default` (the install's) or "
         "an account's `pcr_...`."

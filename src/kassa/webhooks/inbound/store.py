@@ -39,7 +39,16 @@ from kassa.webhooks.inbound.models import RECEIVED, InboundEvent
 log = logging.getLogger("kassa.webhooks.inbound")
 
 APPLY_JOB = "payins.apply_provider_event"  # handed over by name: webhooks never import payins
+# The events of payout providers are applied by payouts' jobs (by name: webhooks never import
+# payouts): Rise's as received, the mock payout provider's as it simulates them.
+PAYOUT_APPLY_JOBS = {"rise": "payouts.apply_rise_event", "payout_mock": "payouts.apply_mock_event"}
 JOB_ARG = "inbound_event_id"
+
+
+def apply_job_of(provider: str) -> str:
+    """The job that processes a stored event of ``provider``."""
+    return PAYOUT_APPLY_JOBS.get(provider, APPLY_JOB)
+
 
 # Constants only (no input) in the text: the values travel as parameters.
 _PG_STORE = f"""
