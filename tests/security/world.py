@@ -358,7 +358,8 @@ class World:
         return row.id
 
     async def _payout_batch(self, side: Side) -> str:
-        """A batch of one payee whose KYC is approved (set here: no payout provider runs)."""
+        """A batch of one payee whose KYC is approved (set here: no payout provider runs); a
+        live one's payee is at Rise (the mock pays test mode only, and nothing here pays)."""
         from sqlalchemy import update
 
         from kassa.payouts.models import Payee
@@ -369,7 +370,9 @@ class World:
         )
         async with transaction(self.db.sessions) as session:
             await session.execute(
-                update(Payee).where(Payee.id == payee).values(kyc_status="approved")
+                update(Payee)
+                .where(Payee.id == payee)
+                .values(kyc_status="approved", provider="rise" if side.livemode else "mock")
             )
         body = {
             **BODIES[("POST", "/v1/subscription_events")](side),
